@@ -1,1 +1,61 @@
-fn main() { nice_plug_xtask::main().unwrap() }
+//! Antiphon's `cargo xtask`: nice-plug-xtask's bundling plus our own commands.
+//!
+//! - `fetch-ort`: provisions the ONNX Runtime library from PyPI ([`fetch_ort`]);
+//! - `bundle` / `bundle-universal`: nice-plug bundling, then the runtime goes into the
+//!   `antiphon` bundles ([`bundle`]);
+//! - anything else is nice-plug-xtask's.
+
+mod args;
+mod bundle;
+mod digest;
+mod fetch_ort;
+mod platform;
+mod pypi;
+mod wheel;
+mod workspace;
+
+use std::process::ExitCode;
+use workspace::Workspace;
+
+/// How the xtask is invoked, for usage texts.
+pub const COMMAND_NAME: &str = "cargo xtask";
+
+/// Our commands, shown before nice-plug-xtask's usage.
+const USAGE: &str = "Usage:
+  cargo xtask fetch-ort [--version 1.31.1] [--dest DIR] [--target TRIPLE]
+      (env ANTIPHON_ORT_WHEEL=/path/to/onnxruntime-….whl uses a local wheel)
+  cargo xtask bundle antiphon [--release] [cargo build options]
+      (also puts the ONNX Runtime library beside the .clap and into the .vst3)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command named by the first argument.
+fn dispatch(args: &[String]) -> anyhow::Result<ExitCode> {
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    let ws = Workspace::enter()?;
+    match command {
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "fetch-ort" => fetch_ort::run(&ws, rest).map(|()| ExitCode::SUCCESS),
+        "bundle" | "bundle-universal" => {
+            bundle::run(&ws, command, rest).map(|()| ExitCode::SUCCESS)
+        }
+        _ => nice_plug_xtask::main_with_args(COMMAND_NAME, args.iter().cloned())
+            .map(|()| ExitCode::SUCCESS),
+    }
+}
