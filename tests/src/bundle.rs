@@ -1,0 +1,150 @@
+//! Building the plugin bundle from a test.
+//!
+//! [`bundle_plugin`] runs, once per test process, from the workspace root:
+//!
+//! ```text
+//! CARGO_TARGET_DIR=<workspace>/target/test-bundle \
+//!     cargo run --release -p xtask -- bundle antiphon --features assert_process_allocs
+//! ```
+//!
+//! The plugin itself is built in the debug profile on purpose: with `assert_process_allocs`,
+//! nice-plug aborts the process on any allocation inside `process()` (only with debug
+//! assertions), so every test that processes audio also checks the plugin's real-time safety.
+//!
+//! The separate target directory keeps this feature set from replacing the
+//! `target/debug/libantiphon.so` the rest of the workspace builds. (Nested cargo does not wait
+//! for the outer `cargo test`: cargo releases its build lock before it runs test binaries.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The file name nice-plug's bundler gives the CLAP plugin (from the bundle name "Antiphon").
+pub const CLAP_BUNDLE_NAME: &str = "Antiphon.clap";
+
+/// The workspace root (the parent of this package's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The target directory the tests bundle into: `<workspace>/target/test-bundle`.
+pub fn bundle_target_dir() -> PathBuf {
+    workspace_root().join("target").join("test-bundle")
+}
+
+/// The directory the bundler writes to: `<bundle target dir>/bundled`.
+pub fn bundled_dir() -> PathBuf {
+    bundle_target_dir().join("bundled")
+}
+
+/// The outcome of the one bundling run of this process.
+static BUNDLE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+
+/// Builds and bundles the plugin with `assert_process_allocs` (once per process) and returns
+/// the path of `Antiphon.clap`. Panics with the tail of the build's output when bundling fails.
+pub fn bundle_plugin() -> PathBuf {
+    match BUNDLE.get_or_init(run_bundler) {
+        Ok(path) => path.clone(),
+        Err(message) => panic!("bundling the plugin failed:\n{message}"),
+    }
+}
+
+/// Runs the bundler and finds the `.clap` file.
+fn run_bundler() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let target_dir = bundle_target_dir();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let args = [
+        "run",
+        "--release",
+        "-p",
+        "xtask",
+        "--",
+        "bundle",
+        "antiphon",
+        "--features",
+        "assert_process_allocs",
+    ];
+    eprintln!(
+        "bundling: CARGO_TARGET_DIR={} {cargo} {} (in {})",
+        target_dir.display(),
+        args.join(" "),
+        root.display()
+    );
+    let started = std::time::Instant::now();
+    let output = Command::new(&cargo)
+        .args(args)
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!(
+        "bundling took {:.1} s, {}",
+        started.elapsed().as_secs_f64(),
+        output.status
+    );
+    if !output.status.success() {
+        return Err(format!("{}\n{}", output.status, tail(&log, 6_000)));
+    }
+    let path = bundled_dir().join(CLAP_BUNDLE_NAME);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let found: Vec<String> = std::fs::read_dir(bundled_dir())
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Err(format!(
+        "the bundler succeeded but {} does not exist; {} holds {found:?}\n{}",
+        path.display(),
+        bundled_dir().display(),
+        tail(&log, 3_000)
+    ))
+}
+
+/// The last `max_chars` characters of `text` (at a character boundary).
+fn tail(text: &str, max_chars: usize) -> &str {
+    if text.len() <= max_chars {
+        return text;
+    }
+    let mut start = text.len() - max_chars;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_hang_off_the_workspace_root() {
+        let root = workspace_root();
+        assert!(root.join("Cargo.toml").is_file());
+        assert!(root.join("tests").join("Cargo.toml").is_file());
+        assert_eq!(
+            bundled_dir(),
+            root.join("target").join("test-bundle").join("bundled")
+        );
+    }
+
+    #[test]
+    fn tail_keeps_the_end_at_a_char_boundary() {
+        assert_eq!(tail("abcdef", 3), "def");
+        assert_eq!(tail("ab", 3), "ab");
+        assert_eq!(tail("xé", 1), "");
+        assert_eq!(tail("xéy", 2), "y");
+    }
+}
