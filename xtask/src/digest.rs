@@ -12,6 +12,11 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
     Ok(writer.finish().1)
 }
 
+/// The lowercase hex sha256 of some bytes.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// A writer that passes bytes through to `inner` and hashes what was written.
 pub struct Sha256Writer<W> {
     /// Where the bytes go.

@@ -3,6 +3,7 @@
 //! - `fetch-ort`: provisions the ONNX Runtime library from PyPI ([`fetch_ort`]);
 //! - `bundle` / `bundle-universal`: nice-plug bundling, then the runtime goes into the
 //!   `antiphon` bundles ([`bundle`]);
+//! - `train`: re-trains a model with the Python package in `models/python/` ([`train`]);
 //! - anything else is nice-plug-xtask's.
 
 mod args;
@@ -11,6 +12,7 @@ mod digest;
 mod fetch_ort;
 mod platform;
 mod pypi;
+mod train;
 mod wheel;
 mod workspace;
 
@@ -26,6 +28,7 @@ const USAGE: &str = "Usage:
       (env ANTIPHON_ORT_WHEEL=/path/to/onnxruntime-….whl uses a local wheel)
   cargo xtask bundle antiphon [--release] [cargo build options]
       (also puts the ONNX Runtime library beside the .clap and into the .vst3)
+  cargo xtask train --family <family> [--data DIR] --out FILE [args for antiphon_train]
 ";
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn dispatch(args: &[String]) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         "fetch-ort" => fetch_ort::run(&ws, rest).map(|()| ExitCode::SUCCESS),
+        "train" => train::run(&ws, rest),
         "bundle" | "bundle-universal" => {
             bundle::run(&ws, command, rest).map(|()| ExitCode::SUCCESS)
         }

@@ -2,7 +2,7 @@
 //! our fixed locations under `target/`.
 
 use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// The workspace as seen by one xtask invocation.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ impl Workspace {
 
     /// A path given on the command line, relative to the workspace root where possible.
     pub fn user_path(&self, path: impl AsRef<Path>) -> PathBuf {
-        let absolute = self.invocation_dir.join(path);
+        let absolute = normalize(&self.invocation_dir.join(path));
         self.relative(&absolute).to_path_buf()
     }
 
@@ -42,6 +42,11 @@ impl Workspace {
         self.root.join("target").join("onnxruntime")
     }
 
+    /// `target/train-venv/` in the workspace root: the Python environment for training.
+    pub fn train_venv(&self) -> PathBuf {
+        self.root.join("target").join("train-venv")
+    }
+
     /// Cargo's target directory (honours `CARGO_TARGET_DIR` and `build.target-dir`), as
     /// nice-plug-xtask determines it; bundles live in its `bundled/` subdirectory.
     pub fn cargo_target_dir(&self) -> Result<PathBuf> {
@@ -51,5 +56,36 @@ impl Workspace {
             .exec()
             .context("could not run `cargo metadata`")?;
         Ok(metadata.target_directory.into_std_path_buf())
+    }
+}
+
+/// Removes `.` and resolves `..` lexically (without touching the file system).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    //! Lexical path normalization.
+
+    use super::normalize;
+    use std::path::Path;
+
+    #[test]
+    fn resolves_dots() {
+        assert_eq!(normalize(Path::new("/a/b/./../c")), Path::new("/a/c"));
+        assert_eq!(normalize(Path::new("../x")), Path::new("../x"));
     }
 }
