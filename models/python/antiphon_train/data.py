@@ -1,0 +1,327 @@
+"""Training data for the melody model: extraction, segmentation, split, evaluation MIDI files.
+
+Sources are music21's corpus (ABC: Essen folk songs, O'Neill's 1850, Ryan's Mammoth) or a folder
+of the user's own MIDI files. Every source becomes *tunes*: an identity string plus notes
+`(pitch, start_step, end_step)` on a 16th-note grid. Extracted notes are cached as JSON under
+`<work>/cache/` so that re-runs skip the (slow) ABC parsing. Nothing here is ever committed.
+
+Segmentation follows Magenta's melody extraction in spirit (see the model card): the monophonic
+line (CONTRACT.md step 1) is split at silent gaps of at least `GAP_STEPS`, segments longer than
+`MAX_STEPS` are cut at note boundaries into chunks of at most `MAX_STEPS`, and chunks shorter than
+`MIN_STEPS` or with fewer than `MIN_DISTINCT_PITCHES` distinct pitches are dropped. Each segment is
+moved in time so that its first note starts at step 0; pitches stay in the original key (the
+encoder transposes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from . import encoding
+from .encoding import Note
+from .midi import read_midi, write_midi
+
+STEPS_PER_QUARTER = 4
+GAP_STEPS = 16
+MIN_STEPS = 112
+MAX_STEPS = 512
+MIN_DISTINCT_PITCHES = 5
+VALID_PERCENT = 10
+
+#: music21 corpus collections used for the melody model, and what music21 says about their license.
+MUSIC21_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")
+
+
+@dataclass
+class Tune:
+    ident: str
+    source: str
+    notes: List[Note]
+
+
+@dataclass
+class Segment:
+    tune: str
+    index: int
+    notes: List[Note]  # monophonic, first note at step 0, original key
+
+    @property
+    def steps(self) -> int:
+        return self.notes[-1][2] if self.notes else 0
+
+
+def ticks_to_step_fn(ticks: int, ticks_per_quarter: int) -> int:
+    return encoding.ticks_to_step(ticks, ticks_per_quarter, STEPS_PER_QUARTER)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Split and segmentation (pure Python)
+
+
+def split_of(ident: str, valid_percent: int = VALID_PERCENT) -> str:
+    """'valid' for about `valid_percent`% of tunes, by a stable hash of the tune's identity."""
+    h = int.from_bytes(hashlib.sha256(ident.encode("utf-8")).digest()[:8], "big")
+    return "valid" if h % 100 < valid_percent else "train"
+
+
+def segment_notes(notes: Iterable[Sequence[int]], gap_steps: int = GAP_STEPS, min_steps: int = MIN_STEPS,
+                  max_steps: int = MAX_STEPS, min_distinct: int = MIN_DISTINCT_PITCHES) -> List[List[Note]]:
+    """Monophonic line -> training segments (each starting at step 0)."""
+    kept = encoding.monophonic(notes)
+    phrases: List[List[Note]] = []
+    for n in kept:
+        if phrases and n[1] - phrases[-1][-1][2] < gap_steps:
+            phrases[-1].append(n)
+        else:
+            phrases.append([n])
+    chunks: List[List[Note]] = []
+    for phrase in phrases:
+        chunk: List[Note] = []
+        for pitch, start, end in phrase:
+            end = min(end, start + max_steps)
+            if chunk and end - chunk[0][1] > max_steps:
+                chunks.append(chunk)
+                chunk = []
+            chunk.append((pitch, start, end))
+        if chunk:
+            chunks.append(chunk)
+    out = []
+    for chunk in chunks:
+        origin = chunk[0][1]
+        if chunk[-1][2] - origin < min_steps:
+            continue
+        if len({p for p, _, _ in chunk}) < min_distinct:
+            continue
+        out.append([(p, s - origin, e - origin) for p, s, e in chunk])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# music21 corpus extraction (parsed in worker processes, cached per source file)
+
+
+def _music21_files() -> List[Tuple[str, str, str]]:
+    """(collection, relative path, absolute path) of every ABC file used, biggest first."""
+    from music21 import corpus  # noqa: WPS433 (imported lazily: slow)
+
+    root = Path(corpus.__file__).parent
+    files = []
+    for coll in MUSIC21_COLLECTIONS:
+        for p in sorted((root / coll).glob("*.abc")):
+            # essenFolksong/test*.abc are music21's own test excerpts of the same songs.
+            if coll == "essenFolksong" and p.name.startswith("test"):
+                continue
+            files.append((coll, p.name, str(p)))
+    files.sort(key=lambda f: -os.path.getsize(f[2]))
+    return files
+
+
+def _score_notes(score) -> List[Note]:
+    """Notes of one music21 score: ties stripped, grace notes and chord symbols dropped,
+    chords reduced to their highest pitch, offsets rounded to the 16th grid."""
+    from music21 import harmony
+
+    stripped = score.stripTies()
+    notes = []
+    for el in stripped.flatten().notes:
+        if isinstance(el, harmony.Harmony) or el.duration.isGrace:
+            continue
+        if el.isChord:
+            if not el.pitches:
+                continue
+            pitch = max(p.midi for p in el.pitches)
+        else:
+            pitch = el.pitch.midi
+        if not 0 <= pitch <= 127:
+            continue
+        start_q = el.offset
+        end_q = start_q + el.quarterLength
+        notes.append((int(pitch), encoding.quarters_to_step(start_q, STEPS_PER_QUARTER),
+                      encoding.quarters_to_step(end_q, STEPS_PER_QUARTER)))
+    notes.sort(key=lambda n: (n[1], n[0]))
+    return notes
+
+
+def _parse_abc_file(job: Tuple[str, str, str, str]) -> Tuple[str, int, float, Optional[str]]:
+    """Worker: parse one ABC file, write its tunes to the cache file. Returns (cache, tunes, s, error)."""
+    coll, rel, path, cache_path = job
+    t0 = time.time()
+    try:
+        from music21 import converter, stream
+
+        parsed = converter.parse(path, forceSource=True)
+        scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+        tunes = []
+        for i, score in enumerate(scores):
+            md = score.metadata
+            number = getattr(md, "number", None) if md is not None else None
+            title = (getattr(md, "title", None) if md is not None else None) or ""
+            try:
+                notes = _score_notes(score)
+            except Exception as e:  # a broken tune must not lose the whole file
+                tunes.append({"id": f"{coll}/{rel}#{i}", "number": number, "title": title, "error": repr(e)})
+                continue
+            tunes.append({"id": f"{coll}/{rel}#{i}", "number": number, "title": title, "notes": notes})
+        tmp = cache_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump({"source": f"music21:{coll}/{rel}", "tunes": tunes}, f)
+        os.replace(tmp, cache_path)
+        return cache_path, len(tunes), time.time() - t0, None
+    except Exception as e:  # noqa: BLE001 - reported, the file is skipped
+        return cache_path, 0, time.time() - t0, repr(e)
+
+
+def load_music21_tunes(work: Path, workers: int = 2) -> List[Tune]:
+    files = _music21_files()
+    cache_dir = work / "cache" / "music21"
+    jobs = []
+    for coll, rel, path in files:
+        (cache_dir / coll).mkdir(parents=True, exist_ok=True)
+        cache = str(cache_dir / coll / (rel + ".json"))
+        if not os.path.exists(cache):
+            jobs.append((coll, rel, path, cache))
+    if jobs:
+        log(f"[data] parsing {len(jobs)} of {len(files)} ABC files with music21 in {workers} processes "
+            f"(cached in {cache_dir})")
+        t0 = time.time()
+        done_bytes, total_bytes = 0, sum(os.path.getsize(j[2]) for j in jobs)
+        sizes = {j[3]: os.path.getsize(j[2]) for j in jobs}
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for i, (cache, n, secs, err) in enumerate(pool.imap_unordered(_parse_abc_file, jobs), 1):
+                done_bytes += sizes[cache]
+                elapsed = time.time() - t0
+                eta = elapsed * (total_bytes - done_bytes) / max(done_bytes, 1)
+                status = f"ERROR {err}" if err else f"{n} tunes in {secs:.1f}s"
+                log(f"[data] {i}/{len(jobs)} {Path(cache).name[:-5]}: {status}; "
+                    f"{100 * done_bytes / total_bytes:.0f}% done, ETA {eta:.0f}s")
+    tunes = []
+    errors = 0
+    for coll, rel, _ in sorted(files):
+        cache = cache_dir / coll / (rel + ".json")
+        if not cache.exists():
+            errors += 1
+            continue
+        with open(cache) as f:
+            obj = json.load(f)
+        for t in obj["tunes"]:
+            if "notes" not in t:
+                errors += 1
+                continue
+            tunes.append(Tune(ident=f"music21:{t['id']}", source=coll,
+                              notes=[tuple(n) for n in t["notes"]]))
+    if errors:
+        log(f"[data] {errors} files/tunes could not be parsed and were skipped")
+    return tunes
+
+
+# --------------------------------------------------------------------------------------------
+# The user's own MIDI files
+
+
+def load_midi_tunes(data_dir: Path, work: Path) -> List[Tune]:
+    """Every .mid/.midi file under `data_dir` (recursively); one tune per file (all its
+    non-drum instruments; each instrument is segmented on its own)."""
+    data_dir = Path(data_dir)
+    files = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix.lower() in (".mid", ".midi"))
+    if not files:
+        raise SystemExit(f"no .mid/.midi files under {data_dir}")
+    tunes = []
+    skipped = 0
+    for path in files:
+        rel = path.relative_to(data_dir).as_posix()
+        try:
+            m = read_midi(path)
+        except Exception as e:  # noqa: BLE001
+            log(f"[data] skipping {rel}: {e}")
+            skipped += 1
+            continue
+        for (track, channel), notes in sorted(m.by_instrument.items()):
+            if channel == 9:  # General MIDI drums
+                continue
+            steps = [(p, ticks_to_step_fn(s, m.ticks_per_quarter), ticks_to_step_fn(e, m.ticks_per_quarter))
+                     for p, s, e in notes]
+            # The tune identity is the file: all instruments of a file go to the same split.
+            tunes.append(Tune(ident=f"file:{rel}", source=str(data_dir), notes=steps))
+    log(f"[data] {len(files) - skipped} MIDI files read, {skipped} skipped, {len(tunes)} instrument tracks")
+    return tunes
+
+
+# --------------------------------------------------------------------------------------------
+# Dataset = segments per split, plus the evaluation MIDI folders
+
+
+def build_dataset(tunes: List[Tune]) -> Dict[str, dict]:
+    """Segments per split with counts: {'train': {...}, 'valid': {...}}."""
+    splits = {s: {"segments": [], "tunes": set(), "tunes_with_segments": set(), "by_source": {}}
+              for s in ("train", "valid")}
+    for tune in sorted(tunes, key=lambda t: t.ident):
+        split = splits[split_of(tune.ident)]
+        split["tunes"].add(tune.ident)
+        segs = segment_notes(tune.notes)
+        src = split["by_source"].setdefault(tune.source, {"tunes": set(), "segments": 0, "steps": 0})
+        src["tunes"].add(tune.ident)
+        for notes in segs:
+            seg = Segment(tune=tune.ident, index=len(split["segments"]), notes=notes)
+            split["segments"].append(seg)
+            split["tunes_with_segments"].add(tune.ident)
+            src["segments"] += 1
+            src["steps"] += seg.steps
+    return splits
+
+
+def split_counts(splits: Dict[str, dict]) -> Dict[str, dict]:
+    out = {}
+    for name, s in splits.items():
+        out[name] = {
+            "tunes": len(s["tunes"]),
+            "tunes_with_segments": len(s["tunes_with_segments"]),
+            "segments": len(s["segments"]),
+            "steps": sum(seg.steps for seg in s["segments"]),
+            "by_source": {k: {"tunes": len(v["tunes"]), "segments": v["segments"], "steps": v["steps"]}
+                          for k, v in sorted(s["by_source"].items())},
+        }
+    return out
+
+
+def write_eval_midi(splits: Dict[str, dict], work: Path) -> Dict[str, Path]:
+    """Write `<work>/midi/{train,valid}/NNNNN.mid`, one file per segment, plus `index.json`."""
+    folders = {}
+    for name, s in splits.items():
+        folder = work / "midi" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.mid"):
+            old.unlink()
+        index = []
+        for i, seg in enumerate(s["segments"]):
+            fname = f"{i:05d}.mid"
+            write_midi(folder / fname, seg.notes, steps_per_quarter=STEPS_PER_QUARTER)
+            index.append({"file": fname, "tune": seg.tune, "steps": seg.steps, "notes": len(seg.notes)})
+        with open(folder / "index.json", "w") as f:
+            json.dump(index, f, indent=0)
+        folders[name] = folder
+    return folders
+
+
+def check_eval_midi(splits: Dict[str, dict], folders: Dict[str, Path], enc: encoding.MelodyEncoding) -> None:
+    """Read every written file back and check that it encodes to exactly the training events."""
+    for name, s in splits.items():
+        for i, seg in enumerate(s["segments"]):
+            m = read_midi(folders[name] / f"{i:05d}.mid")
+            notes = [n for ns in m.by_instrument.values() for n in ns]
+            back = [(p, ticks_to_step_fn(a, m.ticks_per_quarter), ticks_to_step_fn(b, m.ticks_per_quarter))
+                    for p, a, b in notes]
+            if encoding.encode(back, enc).classes != encoding.encode(seg.notes, enc).classes:
+                raise AssertionError(f"{folders[name]}/{i:05d}.mid does not read back to its segment")
