@@ -1,0 +1,392 @@
+//! Evaluation of a model on a data set, through the same runtime the plugin uses: negative
+//! log-likelihood per step, accuracy, and the unigram baseline of the same data.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::contract::Family;
+use crate::encoding::EncodingSpec;
+use crate::error::ModelError;
+use crate::midi_file;
+use crate::notes::{StepNote, quarters_to_step};
+use crate::sampling::log_softmax;
+use crate::session::StepModel;
+
+/// One split of a data set: pieces of notes on the model's step grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// The split's name (`train`, `valid`, a folder name, or `all`).
+    pub name: String,
+    /// The pieces, each a list of notes from step 0.
+    pub pieces: Vec<Vec<StepNote>>,
+}
+
+/// The figures of one split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitReport {
+    /// The split's name.
+    pub name: String,
+    /// Pieces that contributed at least one prediction.
+    pub pieces: usize,
+    /// Number of predictions (model steps scored).
+    pub steps: usize,
+    /// Mean negative log-likelihood per step, in nats.
+    pub nll_per_step: f64,
+    /// Fraction of steps whose most likely class was the true one.
+    pub accuracy: f64,
+    /// The unigram baseline: entropy of the split's own class frequencies (add-one smoothed).
+    pub unigram_nll_per_step: f64,
+}
+
+impl fmt::Display for SplitReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "split={} nll_per_step={:.4} steps={} accuracy={:.4} unigram_nll_per_step={:.4} pieces={}",
+            self.name,
+            self.nll_per_step,
+            self.steps,
+            self.accuracy,
+            self.unigram_nll_per_step,
+            self.pieces
+        )
+    }
+}
+
+/// Where the piano-roll frames of a JSON data set sit on the quarter-note grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramesPerQuarter(pub u32);
+
+/// Loads a data set: a folder of MIDI files (each first-level subfolder is a split; files directly
+/// inside form the split `all`), or a JSON file of piano-roll pieces by split (`{"train": [piece,
+/// …], "valid": …}`, a piece a list of frames, a frame a list of MIDI pitches).
+///
+/// For a monophonic `family` the JSON frames become their top line. `frames_per_quarter` is
+/// needed for JSON (guessed from a file name containing `16th` or `quarter` when absent).
+/// Unreadable MIDI files are reported on stderr and skipped.
+pub fn load_dataset(
+    path: &Path,
+    family: Family,
+    steps_per_quarter: u32,
+    frames_per_quarter: Option<FramesPerQuarter>,
+) -> Result<Vec<Split>, ModelError> {
+    if path.is_dir() {
+        load_midi_folder(path, family, steps_per_quarter)
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        let fpq = match frames_per_quarter {
+            Some(f) => f,
+            None => guess_frames_per_quarter(path).ok_or_else(|| {
+                ModelError::Data(format!(
+                    "{}: say how many piano-roll frames make a quarter note (--frames-per-quarter)",
+                    path.display()
+                ))
+            })?,
+        };
+        load_pianoroll_json(path, family, steps_per_quarter, fpq)
+    } else {
+        Err(ModelError::Data(format!(
+            "{} is neither a folder of MIDI files nor a .json piano-roll file",
+            path.display()
+        )))
+    }
+}
+
+/// Frames per quarter from a file name: `16th` → 4, `quarter` → 1.
+fn guess_frames_per_quarter(path: &Path) -> Option<FramesPerQuarter> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if name.contains("16th") {
+        Some(FramesPerQuarter(4))
+    } else if name.contains("quarter") {
+        Some(FramesPerQuarter(1))
+    } else {
+        None
+    }
+}
+
+/// Whether a family's pieces are one line of notes.
+fn is_monophonic(family: Family) -> bool {
+    matches!(family, Family::Melody | Family::Improv)
+}
+
+/// Every MIDI file under `root`, grouped by first-level subfolder.
+fn load_midi_folder(
+    root: &Path,
+    family: Family,
+    steps_per_quarter: u32,
+) -> Result<Vec<Split>, ModelError> {
+    let mut files = Vec::new();
+    collect_midi_files(root, &mut files)
+        .map_err(|e| ModelError::Data(format!("cannot list {}: {e}", root.display())))?;
+    files.sort();
+    if files.is_empty() {
+        return Err(ModelError::Data(format!(
+            "no MIDI files (.mid, .midi) under {}",
+            root.display()
+        )));
+    }
+    let mut splits: Vec<Split> = Vec::new();
+    for file in files {
+        let rel = file.strip_prefix(root).unwrap_or(&file);
+        let split_name = if rel.components().count() > 1 {
+            rel.components().next().map_or("all".into(), |c| {
+                c.as_os_str().to_string_lossy().into_owned()
+            })
+        } else {
+            "all".to_string()
+        };
+        let midi = match midi_file::read(&file) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("skipped: {e}");
+                continue;
+            }
+        };
+        let notes: Vec<StepNote> = midi
+            .notes
+            .iter()
+            .filter(|n| n.channel != 9 || family == Family::Drums)
+            .map(|n| {
+                StepNote::new(
+                    n.pitch,
+                    n.velocity,
+                    quarters_to_step(n.start_quarters, steps_per_quarter),
+                    quarters_to_step(n.end_quarters, steps_per_quarter),
+                )
+            })
+            .collect();
+        match splits.iter_mut().find(|s| s.name == split_name) {
+            Some(split) => split.pieces.push(notes),
+            None => splits.push(Split {
+                name: split_name,
+                pieces: vec![notes],
+            }),
+        }
+    }
+    Ok(splits)
+}
+
+/// Recursively collects `.mid`/`.midi` files.
+fn collect_midi_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_midi_files(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A JSON piano-roll data set (the format of `shared/data/jsb`).
+fn load_pianoroll_json(
+    path: &Path,
+    family: Family,
+    steps_per_quarter: u32,
+    frames_per_quarter: FramesPerQuarter,
+) -> Result<Vec<Split>, ModelError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ModelError::Data(format!("cannot read {}: {e}", path.display())))?;
+    let parsed: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).map_err(|e| {
+            ModelError::Data(format!(
+                "{} is not a JSON object of splits: {e}",
+                path.display()
+            ))
+        })?;
+    if frames_per_quarter.0 == 0 || steps_per_quarter % frames_per_quarter.0 != 0 {
+        return Err(ModelError::Data(format!(
+            "{} frames per quarter do not divide the model's {steps_per_quarter} steps per quarter",
+            frames_per_quarter.0
+        )));
+    }
+    let steps_per_frame = i64::from(steps_per_quarter / frames_per_quarter.0);
+    let mut splits = Vec::new();
+    for (name, pieces) in parsed {
+        let pieces: Vec<Vec<Vec<u8>>> = serde_json::from_value(pieces).map_err(|e| {
+            ModelError::Data(format!(
+                "split {name} of {}: pieces must be lists of frames of pitches: {e}",
+                path.display()
+            ))
+        })?;
+        let pieces = pieces
+            .iter()
+            .map(|frames| {
+                if is_monophonic(family) {
+                    let top: Vec<Vec<u8>> = frames
+                        .iter()
+                        .map(|f| f.iter().max().map(|&p| vec![p]).unwrap_or_default())
+                        .collect();
+                    frames_to_notes(&top, steps_per_frame)
+                } else {
+                    frames_to_notes(frames, steps_per_frame)
+                }
+            })
+            .collect();
+        splits.push(Split { name, pieces });
+    }
+    Ok(splits)
+}
+
+/// Turns piano-roll frames into notes: a pitch present in consecutive frames is one held note
+/// (the frames cannot tell held from re-struck).
+pub fn frames_to_notes(frames: &[Vec<u8>], steps_per_frame: i64) -> Vec<StepNote> {
+    let mut notes = Vec::new();
+    let mut open: Vec<(u8, i64)> = Vec::new();
+    for (i, frame) in frames.iter().enumerate() {
+        let t = i as i64 * steps_per_frame;
+        open.retain(|&(pitch, start)| {
+            let held = frame.contains(&pitch);
+            if !held {
+                notes.push(StepNote::new(pitch, 100, start, t));
+            }
+            held
+        });
+        for &pitch in frame {
+            if !open.iter().any(|&(p, _)| p == pitch) {
+                open.push((pitch, t));
+            }
+        }
+    }
+    let end = frames.len() as i64 * steps_per_frame;
+    notes.extend(
+        open.into_iter()
+            .map(|(pitch, start)| StepNote::new(pitch, 100, start, end)),
+    );
+    notes.sort_by_key(|n| (n.start_step, n.pitch));
+    notes
+}
+
+/// The class sequence of one piece under a model's encoding.
+fn classes_of(encoding: &EncodingSpec, notes: &[StepNote]) -> Vec<usize> {
+    match encoding {
+        EncodingSpec::MelodyOnehot(spec) => spec
+            .encode(notes)
+            .events
+            .into_iter()
+            .map(|e| spec.event_to_class(e))
+            .collect(),
+    }
+}
+
+/// Evaluates `model` on every split.
+pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitReport>, ModelError> {
+    let info = model.info().clone();
+    let (width, classes) = (info.input_size, info.classes);
+    let mut reports = Vec::new();
+    let mut inputs = Vec::new();
+    let mut logits = Vec::new();
+    let mut log_probs = vec![0.0f64; classes];
+    for split in splits {
+        let mut nll = 0.0;
+        let mut steps = 0usize;
+        let mut correct = 0usize;
+        let mut pieces = 0usize;
+        let mut counts = vec![0usize; classes];
+        for notes in &split.pieces {
+            let seq = classes_of(&info.encoding, notes);
+            if seq.len() < 2 {
+                continue;
+            }
+            let time = seq.len() - 1;
+            inputs.clear();
+            inputs.resize(time * width, 0.0f32);
+            for (row, &class) in inputs.chunks_mut(width).zip(&seq[..time]) {
+                row[class] = 1.0;
+            }
+            let mut state = model.zero_state(1);
+            model.run(&inputs, time, &mut state, &mut logits)?;
+            for (t, &target) in seq[1..].iter().enumerate() {
+                let row = &logits[t * classes..(t + 1) * classes];
+                log_softmax(row, 1.0, &mut log_probs);
+                nll -= log_probs[target];
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map_or(0, |(i, _)| i);
+                correct += usize::from(best == target);
+                counts[target] += 1;
+            }
+            steps += time;
+            pieces += 1;
+        }
+        if steps == 0 {
+            return Err(ModelError::Data(format!(
+                "split {} has no piece with at least two steps for this model",
+                split.name
+            )));
+        }
+        reports.push(SplitReport {
+            name: split.name.clone(),
+            pieces,
+            steps,
+            nll_per_step: nll / steps as f64,
+            accuracy: correct as f64 / steps as f64,
+            unigram_nll_per_step: unigram_entropy(&counts),
+        });
+    }
+    Ok(reports)
+}
+
+/// Mean NLL of the classes under their own add-one-smoothed frequencies.
+pub fn unigram_entropy(counts: &[usize]) -> f64 {
+    let total: usize = counts.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let denom = (total + counts.len()) as f64;
+    -counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| c as f64 * ((c + 1) as f64 / denom).ln())
+        .sum::<f64>()
+        / total as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_frames_when_turned_into_notes_then_runs_of_a_pitch_are_one_note() {
+        let frames = vec![vec![60, 64], vec![60, 65], vec![], vec![60]];
+        let notes = frames_to_notes(&frames, 4);
+        assert_eq!(
+            notes,
+            vec![
+                StepNote::new(60, 100, 0, 8),
+                StepNote::new(64, 100, 0, 4),
+                StepNote::new(65, 100, 4, 8),
+                StepNote::new(60, 100, 12, 16),
+            ]
+        );
+    }
+
+    #[test]
+    fn given_uniform_counts_when_the_unigram_entropy_is_taken_then_it_approaches_ln_k() {
+        let h = unigram_entropy(&[1000, 1000, 1000, 1000]);
+        assert!((h - 4f64.ln()).abs() < 1e-3, "{h}");
+        assert_eq!(unigram_entropy(&[5, 0]), -(6.0f64 / 7.0).ln());
+    }
+
+    #[test]
+    fn given_a_file_name_when_guessing_frames_per_quarter_then_16th_and_quarter_are_known() {
+        assert_eq!(
+            guess_frames_per_quarter(Path::new("jsb-chorales-16th.train-valid.json")),
+            Some(FramesPerQuarter(4))
+        );
+        assert_eq!(
+            guess_frames_per_quarter(Path::new("x-quarter.json")),
+            Some(FramesPerQuarter(1))
+        );
+        assert_eq!(guess_frames_per_quarter(Path::new("x.json")), None);
+    }
+}

@@ -1,0 +1,237 @@
+//! Reading and writing Standard MIDI Files as notes with times in quarter notes.
+
+use std::path::Path;
+
+use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+
+use crate::error::ModelError;
+
+/// A note read from or written to a MIDI file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FileNote {
+    /// MIDI key number.
+    pub pitch: u8,
+    /// MIDI velocity, 1..=127.
+    pub velocity: u8,
+    /// MIDI channel, 0..=15 (9 is General MIDI drums).
+    pub channel: u8,
+    /// Start, in quarter notes from the start of the file.
+    pub start_quarters: f64,
+    /// End, in quarter notes from the start of the file; after `start_quarters`.
+    pub end_quarters: f64,
+}
+
+/// The notes of a MIDI file and its first tempo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MidiNotes {
+    /// Every note of every track, sorted by start then pitch.
+    pub notes: Vec<FileNote>,
+    /// The first tempo in the file, in quarter notes per minute (120 when none is set).
+    pub tempo_qpm: f64,
+}
+
+/// Reads a MIDI file's notes. Notes still on at the end of their track end there.
+pub fn read(path: &Path) -> Result<MidiNotes, ModelError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ModelError::Data(format!("cannot read {}: {e}", path.display())))?;
+    parse(&bytes)
+        .map_err(|e| ModelError::Data(format!("{} is not a usable MIDI file: {e}", path.display())))
+}
+
+/// Parses MIDI file bytes into notes.
+pub fn parse(bytes: &[u8]) -> Result<MidiNotes, String> {
+    let smf = Smf::parse(bytes).map_err(|e| e.to_string())?;
+    let ticks_per_quarter = match smf.header.timing {
+        Timing::Metrical(t) => f64::from(t.as_int()),
+        Timing::Timecode(..) => return Err("SMPTE timecode timing is not supported".into()),
+    };
+    if ticks_per_quarter <= 0.0 {
+        return Err("zero ticks per quarter note".into());
+    }
+    let mut notes = Vec::new();
+    let mut tempo_qpm = None;
+    for track in &smf.tracks {
+        let mut tick: u64 = 0;
+        // (channel, key) → (start tick, velocity) of the sounding note.
+        let mut open: std::collections::HashMap<(u8, u8), (u64, u8)> = Default::default();
+        let mut close = |open: &mut std::collections::HashMap<(u8, u8), (u64, u8)>,
+                         ch: u8,
+                         key: u8,
+                         end: u64| {
+            if let Some((start, velocity)) = open.remove(&(ch, key)) {
+                notes.push(FileNote {
+                    pitch: key,
+                    velocity,
+                    channel: ch,
+                    start_quarters: start as f64 / ticks_per_quarter,
+                    end_quarters: end.max(start) as f64 / ticks_per_quarter,
+                });
+            }
+        };
+        for event in track {
+            tick += u64::from(event.delta.as_int());
+            match event.kind {
+                TrackEventKind::Midi { channel, message } => {
+                    let ch = channel.as_int();
+                    match message {
+                        MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                            close(&mut open, ch, key.as_int(), tick);
+                            open.insert((ch, key.as_int()), (tick, vel.as_int()));
+                        }
+                        MidiMessage::NoteOn { key, .. } | MidiMessage::NoteOff { key, .. } => {
+                            close(&mut open, ch, key.as_int(), tick);
+                        }
+                        _ => {}
+                    }
+                }
+                TrackEventKind::Meta(MetaMessage::Tempo(us_per_quarter)) if tempo_qpm.is_none() => {
+                    let us = f64::from(us_per_quarter.as_int());
+                    if us > 0.0 {
+                        tempo_qpm = Some(60_000_000.0 / us);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let keys: Vec<(u8, u8)> = open.keys().copied().collect();
+        for (ch, key) in keys {
+            close(&mut open, ch, key, tick);
+        }
+    }
+    notes.sort_by(|a, b| {
+        a.start_quarters
+            .total_cmp(&b.start_quarters)
+            .then(a.pitch.cmp(&b.pitch))
+    });
+    Ok(MidiNotes {
+        notes,
+        tempo_qpm: tempo_qpm.unwrap_or(120.0),
+    })
+}
+
+/// Encodes notes as a single-track MIDI file (format 0) at `tempo_qpm`, 480 ticks per quarter.
+pub fn write(notes: &[FileNote], tempo_qpm: f64) -> Vec<u8> {
+    const TICKS: f64 = 480.0;
+    // (tick, order, event): note-offs sort before note-ons at the same tick.
+    let mut timed: Vec<(u64, u8, TrackEventKind<'static>)> =
+        Vec::with_capacity(notes.len() * 2 + 1);
+    let us_per_quarter = (60_000_000.0 / tempo_qpm.max(1.0))
+        .round()
+        .clamp(1.0, 16_777_215.0) as u32;
+    timed.push((
+        0,
+        0,
+        TrackEventKind::Meta(MetaMessage::Tempo(us_per_quarter.into())),
+    ));
+    for n in notes {
+        let on = (n.start_quarters.max(0.0) * TICKS).round() as u64;
+        let off = ((n.end_quarters.max(0.0) * TICKS).round() as u64).max(on + 1);
+        let channel = (n.channel & 0x0f).into();
+        timed.push((
+            on,
+            2,
+            TrackEventKind::Midi {
+                channel,
+                message: MidiMessage::NoteOn {
+                    key: (n.pitch & 0x7f).into(),
+                    vel: n.velocity.clamp(1, 127).into(),
+                },
+            },
+        ));
+        timed.push((
+            off,
+            1,
+            TrackEventKind::Midi {
+                channel,
+                message: MidiMessage::NoteOff {
+                    key: (n.pitch & 0x7f).into(),
+                    vel: 0.into(),
+                },
+            },
+        ));
+    }
+    timed.sort_by_key(|(tick, order, _)| (*tick, *order));
+    let mut track: Vec<TrackEvent<'static>> = Vec::with_capacity(timed.len() + 1);
+    let mut last = 0u64;
+    for (tick, _, kind) in timed {
+        let delta = u32::try_from(tick - last)
+            .unwrap_or(u32::MAX)
+            .min(0x0FFF_FFFF);
+        track.push(TrackEvent {
+            delta: delta.into(),
+            kind,
+        });
+        last = tick;
+    }
+    track.push(TrackEvent {
+        delta: 0.into(),
+        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
+    });
+    let smf = Smf {
+        header: Header::new(Format::SingleTrack, Timing::Metrical(480.into())),
+        tracks: vec![track],
+    };
+    let mut out = Vec::new();
+    // PANIC-FREE: writing into a Vec cannot fail for a well-formed in-memory Smf.
+    smf.write_std(&mut out).expect("writing MIDI to memory");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_notes_when_written_and_read_back_then_they_are_the_same() {
+        let notes = vec![
+            FileNote {
+                pitch: 60,
+                velocity: 90,
+                channel: 0,
+                start_quarters: 0.0,
+                end_quarters: 0.5,
+            },
+            FileNote {
+                pitch: 64,
+                velocity: 80,
+                channel: 0,
+                start_quarters: 0.5,
+                end_quarters: 1.75,
+            },
+            FileNote {
+                pitch: 36,
+                velocity: 100,
+                channel: 9,
+                start_quarters: 1.0,
+                end_quarters: 1.25,
+            },
+        ];
+        let back = parse(&write(&notes, 75.0)).unwrap();
+        assert!((back.tempo_qpm - 75.0).abs() < 1e-3);
+        let mut expected = notes.clone();
+        expected.sort_by(|a, b| a.start_quarters.total_cmp(&b.start_quarters));
+        assert_eq!(back.notes, expected);
+    }
+
+    #[test]
+    fn given_garbage_when_parsed_then_an_error_says_why() {
+        assert!(parse(b"MThd\x00\x00").is_err());
+        assert!(parse(b"").is_err());
+    }
+
+    #[test]
+    fn given_a_note_on_with_velocity_zero_when_parsed_then_it_ends_the_note() {
+        let notes = vec![FileNote {
+            pitch: 60,
+            velocity: 90,
+            channel: 0,
+            start_quarters: 0.0,
+            end_quarters: 1.0,
+        }];
+        let mut bytes = write(&notes, 120.0);
+        // Turn the note-off (0x80) into a note-on with velocity 0 (0x90 .. 0x00).
+        let pos = bytes.windows(2).position(|w| w == [0x80, 60]).unwrap();
+        bytes[pos] = 0x90;
+        assert_eq!(parse(&bytes).unwrap().notes, notes);
+    }
+}

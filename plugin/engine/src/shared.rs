@@ -1,0 +1,156 @@
+//! State shared between the audio thread, the worker and the editor: atomics only, so no side
+//! ever waits for another. (The one exception is [`Shared::message`], a text for people that the
+//! audio thread never touches.)
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+
+use atomic_float::{AtomicF32, AtomicF64};
+
+/// What the worker is doing, for the editor and the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WorkerStatus {
+    /// Starting, or loading a model.
+    Loading = 0,
+    /// A model is loaded and answers are being made.
+    Ready = 1,
+    /// ONNX Runtime could not be loaded; MIDI still passes through.
+    RuntimeMissing = 2,
+    /// The chosen model was refused; MIDI still passes through.
+    ModelRefused = 3,
+    /// The worker has stopped.
+    Stopped = 4,
+}
+
+impl WorkerStatus {
+    /// The status stored as `value`.
+    pub fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Ready,
+            2 => Self::RuntimeMissing,
+            3 => Self::ModelRefused,
+            4 => Self::Stopped,
+            _ => Self::Loading,
+        }
+    }
+
+    /// A short word for the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::Ready => "ready",
+            Self::RuntimeMissing => "ONNX Runtime missing",
+            Self::ModelRefused => "model refused",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
+/// The jam settings the worker reads when it plans an answer. The plugin copies its parameters
+/// here every block; the standalone sets them from its command line.
+#[derive(Debug)]
+pub struct Settings {
+    /// Softmax temperature for sampling, > 0.
+    pub temperature: AtomicF32,
+    /// Beats of silence (no key down, no new note) that end a call, > 0.
+    pub silence_beats: AtomicF32,
+    /// Answer length in bars; 0 means "as long as the call, rounded up to whole bars".
+    pub answer_bars: AtomicU32,
+    /// A call ends after this many bars even if the player goes on, ≥ 1.
+    pub max_call_bars: AtomicU32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            temperature: AtomicF32::new(1.0),
+            silence_beats: AtomicF32::new(1.0),
+            answer_bars: AtomicU32::new(0),
+            max_call_bars: AtomicU32::new(8),
+        }
+    }
+}
+
+/// Everything shared by one instance's threads.
+#[derive(Debug)]
+pub struct Shared {
+    /// Beat position just after the last processed block; written after that block's input
+    /// events were pushed to the capture ring (release), so a reader that sees it also sees them.
+    pub playhead_beats: AtomicF64,
+    /// Tempo of the last block, quarter notes per minute.
+    pub tempo_bpm: AtomicF64,
+    /// Bar length of the last block, in quarter notes.
+    pub bar_len_beats: AtomicF64,
+    /// A bar line of the last block.
+    pub bar_origin_beats: AtomicF64,
+    /// Increments at every timeline jump (transport start/stop, seek, loop, reset): positions
+    /// from different epochs don't compare.
+    pub epoch: AtomicU32,
+    /// Whether the host's transport was playing in the last block.
+    pub host_playing: AtomicBool,
+    /// The jam settings.
+    pub settings: Settings,
+    /// The worker's [`WorkerStatus`], as its `u8`.
+    pub status: AtomicU8,
+    /// Answer notes that came too late to play and were skipped.
+    pub late_notes: AtomicU64,
+    /// Captured events dropped because the capture ring was full.
+    pub dropped_events: AtomicU64,
+    /// Answers that started playing.
+    pub answers_played: AtomicU64,
+    /// Mean worker time per generated step of the last answer, in microseconds.
+    pub last_step_us: AtomicF32,
+    /// Worker time to run the last primer, in microseconds.
+    pub last_primer_us: AtomicF32,
+    /// Name of the loaded model and the last error, for people (editor, log); never touched by
+    /// the audio thread.
+    pub message: Mutex<StatusText>,
+}
+
+/// Texts for people about the worker's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusText {
+    /// Name of the loaded model, if any.
+    pub model_name: String,
+    /// The last error, if the status is an error.
+    pub error: String,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            playhead_beats: AtomicF64::new(0.0),
+            tempo_bpm: AtomicF64::new(120.0),
+            bar_len_beats: AtomicF64::new(4.0),
+            bar_origin_beats: AtomicF64::new(0.0),
+            epoch: AtomicU32::new(0),
+            host_playing: AtomicBool::new(false),
+            settings: Settings::default(),
+            status: AtomicU8::new(WorkerStatus::Loading as u8),
+            late_notes: AtomicU64::new(0),
+            dropped_events: AtomicU64::new(0),
+            answers_played: AtomicU64::new(0),
+            last_step_us: AtomicF32::new(0.0),
+            last_primer_us: AtomicF32::new(0.0),
+            message: Mutex::new(StatusText::default()),
+        }
+    }
+}
+
+impl Shared {
+    /// The worker's status.
+    pub fn status(&self) -> WorkerStatus {
+        WorkerStatus::from_u8(self.status.load(Ordering::Acquire))
+    }
+
+    /// Sets the worker's status.
+    pub fn set_status(&self, status: WorkerStatus) {
+        self.status.store(status as u8, Ordering::Release);
+    }
+
+    /// A copy of the texts for people.
+    pub fn status_text(&self) -> StatusText {
+        self.message.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
