@@ -177,9 +177,66 @@ pub fn download_verified(agent: &ureq::Agent, file: &ReleaseFile, dest: &Path) -
 
 #[cfg(test)]
 mod tests {
-    //! URL resolution as needed for PyPI and its mirrors.
+    //! URL resolution as needed for PyPI and its mirrors, and digest checking of downloads
+    //! (against a one-shot HTTP server on localhost).
 
-    use super::resolve_url;
+    use super::{download_verified, resolve_url};
+    use crate::digest::sha256_bytes;
+    use crate::wheel::ReleaseFile;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// Serves `body` once over HTTP on localhost; returns its URL.
+    fn serve_once(body: &'static [u8]) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x.whl", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        });
+        url
+    }
+
+    /// A plain-HTTP client that ignores any proxy settings of the environment.
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .proxy(None)
+            .http_status_as_error(false)
+            .build()
+            .new_agent()
+    }
+
+    /// A release file at `url` with the given digest.
+    fn file(url: String, sha256: String) -> ReleaseFile {
+        ReleaseFile {
+            filename: "x.whl".into(),
+            url,
+            sha256: Some(sha256),
+            size: Some(5),
+            yanked: false,
+        }
+    }
+
+    #[test]
+    fn keeps_only_verified_downloads() {
+        let dir = std::env::temp_dir().join(format!("xtask-pypi-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dest = dir.join("x.whl");
+
+        let wrong = file(serve_once(b"hello"), "00".repeat(32));
+        let err = download_verified(&agent(), &wrong, &dest).unwrap_err();
+        assert!(err.to_string().contains("sha256 mismatch"), "{err}");
+        assert!(!dest.exists() && !crate::digest::part_path(&dest).exists());
+
+        let right = file(serve_once(b"hello"), sha256_bytes(b"hello"));
+        download_verified(&agent(), &right, &dest).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"hello");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn resolves_relative_urls() {
