@@ -22,6 +22,9 @@ use std::sync::OnceLock;
 /// The file name nice-plug's bundler gives the CLAP plugin (from the bundle name "Antiphon").
 pub const CLAP_BUNDLE_NAME: &str = "Antiphon.clap";
 
+/// The file name the bundler uses when nothing names the bundle (the package name).
+pub const FALLBACK_CLAP_BUNDLE_NAME: &str = "antiphon.clap";
+
 /// The workspace root (the parent of this package's directory).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,7 +47,8 @@ pub fn bundled_dir() -> PathBuf {
 static BUNDLE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
 /// Builds and bundles the plugin with `assert_process_allocs` (once per process) and returns
-/// the path of `Antiphon.clap`. Panics with the tail of the build's output when bundling fails.
+/// the path of `Antiphon.clap` (or of `antiphon.clap`, with a note on stderr, when no
+/// `bundler.toml` names the bundle). Panics with the tail of the build's output when bundling fails.
 pub fn bundle_plugin() -> PathBuf {
     match BUNDLE.get_or_init(run_bundler) {
         Ok(path) => path.clone(),
@@ -97,6 +101,17 @@ fn run_bundler() -> Result<PathBuf, String> {
     let path = bundled_dir().join(CLAP_BUNDLE_NAME);
     if path.is_file() {
         return Ok(path);
+    }
+    // Without a `bundler.toml` naming the bundle "Antiphon", nice-plug's bundler uses the
+    // package name.
+    let fallback = bundled_dir().join(FALLBACK_CLAP_BUNDLE_NAME);
+    if fallback.is_file() {
+        eprintln!(
+            "note: {} does not exist, using {} (no bundler.toml names the bundle \"Antiphon\")",
+            path.display(),
+            fallback.display()
+        );
+        return Ok(fallback);
     }
     let found: Vec<String> = std::fs::read_dir(bundled_dir())
         .map(|dir| {

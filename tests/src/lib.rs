@@ -8,6 +8,8 @@
 //!   note stream ([`events::OutEvent`]).
 //! - [`transport`]: the transport and CLAP's fixed-point beat and second times.
 //! - [`jam`]: a block-by-block driver over a musical timeline, and a note ledger.
+//! - [`antiphon`]: what the tests know about Antiphon (id, parameter names, the test call,
+//!   the answer window the design implies, MIDI thru and log checks).
 //! - [`bundle`]: building `Antiphon.clap` from a test.
 //! - [`nice_state`]: reading and editing nice-plug's saved state.
 //! - [`util`]: temp dirs, junk bytes, waiting for log files.
@@ -33,6 +35,7 @@
 //! assert!(answer.is_balanced());
 //! ```
 
+pub mod antiphon;
 pub mod bundle;
 pub mod events;
 pub mod host;

@@ -1,0 +1,286 @@
+//! The answer lands on the host's grid, and stops cleanly with the transport.
+//!
+//! Antiphon.clap (built with `assert_process_allocs`: any allocation in `process()` aborts this
+//! process) is activated at 48 kHz with blocks of 512, the transport plays at 120 BPM in 4/4 from
+//! beat 0 (24,000 samples per beat, a 16th = 6,000 samples), "Output Channel" = 2 and
+//! "MIDI Thru" on. The call is C4 D4 E4 F4 as quarter notes at beats 4..7, each half a beat.
+//!
+//! By the design the call ends after "Silence" (1 beat) with no key down, at beat 8.5; the answer
+//! starts on the next bar line (beat 12) and lasts the call's length rounded up to whole bars
+//! (beats 12..16).
+
+use antiphon_tests::antiphon::{
+    AnswerWindow, BLOCK_SAMPLES, DEFAULT_SILENCE_BEATS, PLUGIN_ID, SAMPLE_RATE, TEMPO_BPM,
+    check_thru, configure_channel_2_with_thru, describe, expected_answer_window, one_bar_call,
+    param,
+};
+use antiphon_tests::bundle::bundle_plugin;
+use antiphon_tests::events::{OutEvent, OutKind};
+use antiphon_tests::host::PluginInstance;
+use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect};
+
+/// Samples per beat at that rate and tempo.
+const SAMPLES_PER_BEAT: f64 = 24_000.0;
+/// Samples per 16th note.
+const SIXTEENTH_SAMPLES: u64 = 6_000;
+/// Beats per bar (4/4).
+const BEATS_PER_BAR: f64 = 4.0;
+/// How many calls a test plays before it gives up on getting an answer with notes.
+const MAX_CALLS: usize = 5;
+/// The answer's channel index ("Output Channel" 2).
+const ANSWER_CHANNEL: u8 = 1;
+/// The call's channel index.
+const CALL_CHANNEL: u8 = 0;
+
+/// Loads the bundled plugin, sets "Output Channel" = 2 and "MIDI Thru" on, activates it and
+/// starts processing.
+fn open_plugin() -> PluginInstance {
+    let path = bundle_plugin();
+    let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+
+    configure_channel_2_with_thru(&mut plugin).unwrap();
+    eprintln!(
+        "Silence = {:?}, Answer Length = {:?}",
+        plugin.param_display(param::SILENCE),
+        plugin.param_display(param::ANSWER_LENGTH)
+    );
+
+    plugin.activate(SAMPLE_RATE, 1, BLOCK_SAMPLES).unwrap();
+    plugin.start_processing().unwrap();
+    plugin
+}
+
+/// Note-ons of the answer channel at or after `from_sample`.
+fn answer_ons_from(outputs: &[OutEvent], from_sample: u64) -> Vec<OutEvent> {
+    outputs
+        .iter()
+        .filter(|e| e.channel == ANSWER_CHANNEL && e.kind == OutKind::On && e.sample >= from_sample)
+        .copied()
+        .collect()
+}
+
+/// What [`play_calls`] is after.
+#[derive(Clone, Copy)]
+enum Goal {
+    /// A call whose answer has notes; each call runs until this many beats past its window's
+    /// start.
+    Answer {
+        /// Beats past the window start to run each call for.
+        run_past_start_beats: f64,
+    },
+    /// A moment, from `from_beats` past the window start until the window's end, at a block
+    /// boundary where an answer note is sounding.
+    SoundingAnswer {
+        /// Beats past the window start to begin looking.
+        from_beats: f64,
+    },
+}
+
+/// Plays calls (the first at beat 4, each next one a bar after the previous answer window)
+/// until `goal` is met; returns the window of the call that met it. Fails after `MAX_CALLS`.
+fn play_calls(jam: &mut JamDriver<'_>, goal: Goal) -> AnswerWindow {
+    let mut call_start = 4.0;
+    for attempt in 1..=MAX_CALLS {
+        let call = one_bar_call(call_start);
+        let call_start_sample = jam.sample_at_beats(call_start).unwrap();
+        jam.schedule_phrase(&call, NoteDialect::Clap).unwrap();
+        let window = expected_answer_window(&call, DEFAULT_SILENCE_BEATS, BEATS_PER_BAR);
+        eprintln!(
+            "call {attempt} in beats {call_start}..{}: the answer should come in beats {}..{}",
+            call_start + 3.5,
+            window.start_beats,
+            window.end_beats
+        );
+        match goal {
+            Goal::Answer {
+                run_past_start_beats,
+            } => {
+                jam.run_until_beats(window.start_beats + run_past_start_beats)
+                    .unwrap();
+                if !answer_ons_from(jam.outputs(), call_start_sample).is_empty() {
+                    return window;
+                }
+                eprintln!("call {attempt} got an answer without notes");
+            }
+            Goal::SoundingAnswer { from_beats } => {
+                jam.run_until_beats(window.start_beats + from_beats)
+                    .unwrap();
+                let end = jam.sample_at_beats(window.end_beats).unwrap();
+                while jam.now_sample() < end {
+                    let sounding = jam.ledger(ANSWER_CHANNEL).sounding_before(jam.now_sample());
+                    if !sounding.is_empty() {
+                        return window;
+                    }
+                    jam.run_block().unwrap();
+                }
+                eprintln!("no answer note sounded in that part of call {attempt}'s answer");
+            }
+        }
+        call_start = window.end_beats + BEATS_PER_BAR;
+    }
+    panic!(
+        "no call of {MAX_CALLS} got what the test needs; everything the plugin sent:\n{}",
+        describe(jam.outputs(), SAMPLES_PER_BEAT)
+    );
+}
+
+#[test]
+fn answer_comes_on_the_next_bar_line_on_the_16th_grid() {
+    let mut plugin = open_plugin();
+    let mut jam = JamDriver::new(
+        &mut plugin,
+        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
+    )
+    .unwrap();
+    jam.play_from(0.0);
+
+    // Run each call a bar past its window's end, so late notes and note-offs would show.
+    let window = play_calls(
+        &mut jam,
+        Goal::Answer {
+            run_past_start_beats: 8.0,
+        },
+    );
+    let outputs = jam.outputs().to_vec();
+    let stats = jam.stats();
+    eprintln!(
+        "answer expected in beats {}..{}; stats {stats:?}; the plugin sent:\n{}",
+        window.start_beats,
+        window.end_beats,
+        describe(&outputs, SAMPLES_PER_BEAT)
+    );
+
+    assert_eq!(stats.error_blocks, 0, "process returned CLAP_PROCESS_ERROR");
+    assert_eq!(
+        stats.out_of_block_events, 0,
+        "events pushed past their block"
+    );
+    assert_eq!(stats.output_peak, 0.0, "the audio output should be silent");
+
+    check_thru(jam.sent(), &outputs, CALL_CHANNEL).unwrap();
+
+    let (start, end) = window.samples(SAMPLES_PER_BEAT);
+    let ons = answer_ons_from(&outputs, 0);
+    let outside: Vec<&OutEvent> = ons
+        .iter()
+        .filter(|e| e.sample < start || e.sample >= end)
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "answer note-ons outside samples {start}..{end}: {outside:?}"
+    );
+    let off_grid: Vec<&OutEvent> = ons
+        .iter()
+        .filter(|e| e.sample % SIXTEENTH_SAMPLES != 0)
+        .collect();
+    assert!(
+        off_grid.is_empty(),
+        "answer note-ons off the 16th grid ({SIXTEENTH_SAMPLES} samples): {off_grid:?}"
+    );
+
+    let ledger = jam.ledger(ANSWER_CHANNEL);
+    assert!(
+        ledger.unpaired_ons.is_empty(),
+        "answer notes left sounding: {:?}",
+        ledger.unpaired_ons
+    );
+    assert!(
+        ledger.offs_without_on.is_empty(),
+        "answer note-offs without a note-on: {:?}",
+        ledger.offs_without_on
+    );
+    let not_later: Vec<_> = ledger
+        .notes
+        .iter()
+        .filter(|n| n.off_sample <= n.on_sample)
+        .collect();
+    assert!(
+        not_later.is_empty(),
+        "note-offs not after their note-on: {not_later:?}"
+    );
+    let past_end: Vec<_> = ledger.notes.iter().filter(|n| n.off_sample > end).collect();
+    assert!(
+        past_end.is_empty(),
+        "answer notes sounding past the window's end (sample {end}): {past_end:?}"
+    );
+
+    let other_channels: Vec<&OutEvent> = outputs
+        .iter()
+        .filter(|e| e.channel != CALL_CHANNEL && e.channel != ANSWER_CHANNEL)
+        .collect();
+    assert!(
+        other_channels.is_empty(),
+        "notes on other channels: {other_channels:?}"
+    );
+}
+
+#[test]
+fn stopping_the_transport_ends_the_answer_in_the_next_block() {
+    let mut plugin = open_plugin();
+    let mut jam = JamDriver::new(
+        &mut plugin,
+        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
+    )
+    .unwrap();
+    jam.play_from(0.0);
+
+    // From one beat into the answer (beat 13.0 for the first call), stop at the first block
+    // boundary where an answer note sounds.
+    let window = play_calls(&mut jam, Goal::SoundingAnswer { from_beats: 1.0 });
+    let sounding = jam.ledger(ANSWER_CHANNEL).sounding_before(jam.now_sample());
+    let stop_sample = jam.stop();
+    eprintln!(
+        "stopped at sample {stop_sample} (beat {:.4}), inside the answer of beats {}..{}, \
+         with (channel, key, on sample) {sounding:?} sounding",
+        stop_sample as f64 / SAMPLES_PER_BEAT,
+        window.start_beats,
+        window.end_beats
+    );
+    jam.run_for_seconds(2.0).unwrap();
+    let outputs = jam.outputs().to_vec();
+    eprintln!("the plugin sent:\n{}", describe(&outputs, SAMPLES_PER_BEAT));
+
+    assert_eq!(
+        jam.stats().error_blocks,
+        0,
+        "process returned CLAP_PROCESS_ERROR"
+    );
+    check_thru(jam.sent(), &outputs, CALL_CHANNEL).unwrap();
+
+    let first_block = stop_sample..stop_sample + u64::from(BLOCK_SAMPLES);
+    for &(channel, key, on_sample) in &sounding {
+        let off = outputs.iter().find(|e| {
+            e.kind == OutKind::Off
+                && e.channel == channel
+                && e.key == key
+                && e.sample >= stop_sample
+        });
+        match off {
+            Some(off) => assert!(
+                first_block.contains(&off.sample),
+                "the note ch{channel} key {key} (on at {on_sample}) ended at sample {}, \
+                 not in the first block after the stop ({first_block:?})",
+                off.sample
+            ),
+            None => panic!(
+                "the note ch{channel} key {key} (on at {on_sample}) got no note-off after the stop"
+            ),
+        }
+    }
+    let late_ons: Vec<OutEvent> = outputs
+        .iter()
+        .filter(|e| e.kind == OutKind::On && e.sample >= stop_sample)
+        .copied()
+        .collect();
+    assert!(late_ons.is_empty(), "note-ons after the stop: {late_ons:?}");
+    for channel in [CALL_CHANNEL, ANSWER_CHANNEL] {
+        let ledger = jam.ledger(channel);
+        assert!(
+            ledger.is_balanced(),
+            "channel {channel}: unpaired note-ons {:?}, note-offs without note-on {:?}",
+            ledger.unpaired_ons,
+            ledger.offs_without_on
+        );
+    }
+}
