@@ -1,6 +1,7 @@
 //! `cargo xtask bundle` / `bundle-universal`: nice-plug-xtask's bundling, then, when the
 //! `antiphon` package was bundled, the ONNX Runtime library is put where the plugin loads it from:
-//! beside `<Name>.clap` and inside `<Name>.vst3` next to the plugin binary.
+//! beside `<Name>.clap` and inside `<Name>.vst3` next to the plugin binary (on macOS, where the
+//! CLAP is a bundle as well, also inside `<Name>.clap/Contents/MacOS/`; both bundles are re-signed).
 
 use crate::fetch_ort::{self, Request};
 use crate::platform::{Arch, Os, Platform};
@@ -88,20 +89,14 @@ pub fn run(ws: &Workspace, command: &str, args: &[String]) -> Result<()> {
 fn add_runtime(ws: &Workspace, bundled: &Path, name: &str, platform: Platform) -> Result<()> {
     let clap = bundled.join(format!("{name}.clap"));
     let vst3 = bundled.join(format!("{name}.vst3"));
-    let vst3_binary_dir = vst3.join(vst3_binary_subdir(platform));
-    let mut targets: Vec<(PathBuf, String)> = Vec::new();
-    if clap.exists() {
-        targets.push((bundled.to_path_buf(), format!("beside {name}.clap")));
-    }
-    if vst3_binary_dir.is_dir() {
-        targets.push((vst3_binary_dir.clone(), format!("inside {name}.vst3")));
-    }
+    let targets = destinations(bundled, name, platform);
     if targets.is_empty() {
         println!(
             "warning: neither {} nor {} exists, so the ONNX Runtime library was not added \
              (does the plugin export clap_entry / GetPluginFactory?)",
             ws.relative(&clap).display(),
-            ws.relative(&vst3_binary_dir).display()
+            ws.relative(&vst3.join(vst3_binary_subdir(platform)))
+                .display()
         );
         return Ok(());
     }
@@ -122,16 +117,40 @@ fn add_runtime(ws: &Workspace, bundled: &Path, name: &str, platform: Platform) -
         fs::copy(&library, &dest).with_context(|| format!("cannot copy to {}", dest.display()))?;
         println!("  {}  ({note})", ws.relative(&dest).display());
     }
-    if platform.os == Os::Mac && vst3.is_dir() {
-        // The VST3 bundle was signed before the library went in; sign it again.
+    if platform.os == Os::Mac {
+        // The bundles were signed before the library went in; sign them again.
         let target = match platform.arch {
             Arch::X86_64 => CompilationTarget::MacOS(Architecture::X86_64),
             Arch::Aarch64 => CompilationTarget::MacOS(Architecture::AArch64),
             Arch::Universal => CompilationTarget::MacOSUniversal,
         };
-        nice_plug_xtask::maybe_codesign(&vst3, target);
+        for bundle in [&clap, &vst3].into_iter().filter(|b| b.is_dir()) {
+            nice_plug_xtask::maybe_codesign(bundle, target);
+        }
     }
     Ok(())
+}
+
+/// The directories of existing bundles of `name` in `bundled` that should get the runtime library,
+/// each with a note for messages: beside `<name>.clap` (and, on macOS, inside it next to the
+/// binary) and inside `<name>.vst3` next to the binary.
+fn destinations(bundled: &Path, name: &str, platform: Platform) -> Vec<(PathBuf, String)> {
+    let clap = bundled.join(format!("{name}.clap"));
+    let vst3_binary_dir = bundled
+        .join(format!("{name}.vst3"))
+        .join(vst3_binary_subdir(platform));
+    let mut targets = Vec::new();
+    if clap.exists() {
+        targets.push((bundled.to_path_buf(), format!("beside {name}.clap")));
+        if platform.os == Os::Mac {
+            // On macOS the CLAP is a bundle too; the plugin looks beside its own binary.
+            targets.push((clap.join("Contents/MacOS"), format!("inside {name}.clap")));
+        }
+    }
+    if vst3_binary_dir.is_dir() {
+        targets.push((vst3_binary_dir, format!("inside {name}.vst3")));
+    }
+    targets
 }
 
 /// The bundle name of `antiphon` from `bundler.toml` (`[antiphon] name = "…"`), else `antiphon`.
@@ -165,7 +184,9 @@ fn vst3_binary_subdir(platform: Platform) -> &'static str {
 mod tests {
     //! Reading bundle command lines.
 
-    use super::Invocation;
+    use super::{Invocation, destinations};
+    use crate::platform::{Arch, Os, Platform};
+    use std::fs;
 
     /// Owned strings from literals.
     fn strings(args: &[&str]) -> Vec<String> {
@@ -189,5 +210,45 @@ mod tests {
         assert_eq!(inv.target.as_deref(), Some("aarch64-apple-darwin"));
         let inv = Invocation::parse("bundle-universal", &strings(&["antiphon"]));
         assert!(inv.universal);
+    }
+
+    #[test]
+    fn finds_the_bundle_directories() {
+        let bundled =
+            std::env::temp_dir().join(format!("xtask-bundle-test-{}", std::process::id()));
+        let platform = |os, arch| Platform { os, arch };
+        let names = |os, arch| -> Vec<String> {
+            destinations(&bundled, "Antiphon", platform(os, arch))
+                .into_iter()
+                .map(|(dir, _)| dir.strip_prefix(&bundled).unwrap().display().to_string())
+                .collect()
+        };
+        let _ = fs::remove_dir_all(&bundled);
+        fs::create_dir_all(bundled.join("Antiphon.vst3/Contents/x86_64-linux")).unwrap();
+        fs::write(bundled.join("Antiphon.clap"), b"").unwrap();
+        assert_eq!(
+            names(Os::Linux, Arch::X86_64),
+            ["", "Antiphon.vst3/Contents/x86_64-linux"]
+        );
+        assert_eq!(names(Os::Linux, Arch::Aarch64), [""]);
+
+        fs::remove_file(bundled.join("Antiphon.clap")).unwrap();
+        fs::create_dir_all(bundled.join("Antiphon.clap/Contents/MacOS")).unwrap();
+        fs::create_dir_all(bundled.join("Antiphon.vst3/Contents/MacOS")).unwrap();
+        assert_eq!(
+            names(Os::Mac, Arch::Universal),
+            [
+                "",
+                "Antiphon.clap/Contents/MacOS",
+                "Antiphon.vst3/Contents/MacOS"
+            ]
+        );
+        fs::create_dir_all(bundled.join("Antiphon.vst3/Contents/arm_64-win")).unwrap();
+        assert_eq!(
+            names(Os::Windows, Arch::Aarch64),
+            ["", "Antiphon.vst3/Contents/arm_64-win"]
+        );
+        fs::remove_dir_all(&bundled).unwrap();
+        assert!(names(Os::Linux, Arch::X86_64).is_empty());
     }
 }
