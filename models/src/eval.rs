@@ -201,7 +201,7 @@ fn load_pianoroll_json(
                 path.display()
             ))
         })?;
-    if frames_per_quarter.0 == 0 || steps_per_quarter % frames_per_quarter.0 != 0 {
+    if frames_per_quarter.0 == 0 || !steps_per_quarter.is_multiple_of(frames_per_quarter.0) {
         return Err(ModelError::Data(format!(
             "{} frames per quarter do not divide the model's {steps_per_quarter} steps per quarter",
             frames_per_quarter.0

@@ -1,1 +1,275 @@
-//! Antiphon plugin.
+//! Antiphon as a CLAP and VST3 plugin (nice-plug).
+//!
+//! The plugin is thin: `process` hands the host's notes to the engine's audio side and sends back
+//! what it returns; the worker thread (started in `activate`) owns the model. MIDI goes in and
+//! out; the stereo audio output stays silent so every host accepts a note effect.
+
+pub mod events;
+pub mod params;
+
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use antiphon_engine::{AudioSettings, HostTransport, Instance, ModelChoice, Shared, WorkerConfig};
+use antiphon_models::runtime;
+use nice_plug::prelude::*;
+
+use crate::events::{Incoming, classify, to_note_event};
+use crate::params::AntiphonParams;
+
+/// Environment variable naming a `.onnx` model to load when the project has none chosen.
+pub const MODEL_ENV: &str = "ANTIPHON_MODEL";
+
+/// Capacity for passed-through non-note events per block.
+const PASSTHROUGH_CAPACITY: usize = 1024;
+
+/// The plugin instance.
+pub struct Antiphon {
+    /// Parameters and persisted fields.
+    params: Arc<AntiphonParams>,
+    /// Atomics shared with the worker and editor; lives as long as the plugin.
+    shared: Arc<Shared>,
+    /// The engine, once activated: audio side plus worker.
+    instance: Option<Instance>,
+    /// The model the worker was last asked to load.
+    model_choice: Option<ModelChoice>,
+    /// Sample rate of the current activation, in Hz.
+    sample_rate_hz: f32,
+    /// Non-note MIDI events of this block to pass on; capacity fixed.
+    passthrough: Vec<PluginNoteEvent<Self>>,
+}
+
+impl Default for Antiphon {
+    fn default() -> Self {
+        Self {
+            params: Arc::new(AntiphonParams::default()),
+            shared: Arc::new(Shared::default()),
+            instance: None,
+            model_choice: None,
+            sample_rate_hz: 48_000.0,
+            passthrough: Vec::with_capacity(PASSTHROUGH_CAPACITY),
+        }
+    }
+}
+
+impl Antiphon {
+    /// The model the project asks for: its saved path, else `ANTIPHON_MODEL`, else built-in.
+    fn wanted_model(&self) -> ModelChoice {
+        let saved = self
+            .params
+            .model_path
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let path = if saved.trim().is_empty() {
+            std::env::var(MODEL_ENV).unwrap_or_default()
+        } else {
+            saved
+        };
+        if path.trim().is_empty() {
+            ModelChoice::Default
+        } else {
+            ModelChoice::File(PathBuf::from(path.trim()))
+        }
+    }
+
+    /// Copies the parameters the worker reads into the shared settings.
+    fn publish_settings(&self) {
+        let p = &self.params;
+        let s = &self.shared.settings;
+        s.temperature
+            .store(p.temperature.value(), Ordering::Relaxed);
+        s.silence_beats
+            .store(p.silence_beats.value(), Ordering::Relaxed);
+        s.answer_bars
+            .store(p.answer_bars.value().max(0) as u32, Ordering::Relaxed);
+        s.max_call_bars
+            .store(p.max_call_bars.value().max(1) as u32, Ordering::Relaxed);
+    }
+
+    /// The settings the audio side needs for this block.
+    fn audio_settings(&self) -> AudioSettings {
+        let p = &self.params;
+        AudioSettings {
+            midi_thru: p.midi_thru.value(),
+            out_channel: (p.out_channel.value().clamp(1, 16) - 1) as u8,
+            interrupt: p.interrupt.value(),
+            bypassed: p.bypass.value(),
+            fallback_tempo_bpm: f64::from(p.tempo.value()),
+        }
+    }
+}
+
+/// The engine's view of nice-plug's transport.
+fn host_transport(transport: &Transport) -> HostTransport {
+    HostTransport {
+        playing: transport.playing,
+        tempo_bpm: transport.tempo,
+        pos_beats: transport.pos_beats(),
+        time_sig: transport
+            .time_sig_numerator
+            .zip(transport.time_sig_denominator)
+            .and_then(|(n, d)| Some((u32::try_from(n).ok()?, u32::try_from(d).ok()?))),
+        bar_start_beats: transport.bar_start_pos_beats(),
+    }
+}
+
+impl Plugin for Antiphon {
+    const NAME: &'static str = "Antiphon";
+    const VENDOR: &'static str = "Antiphon";
+    const URL: &'static str = "https://antiphon.invalid";
+    const EMAIL: &'static str = "antiphon@antiphon.invalid";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: None,
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+    ];
+
+    const MIDI_INPUT: MidiConfig = MidiConfig::MidiCCs;
+    const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
+    const SAMPLE_ACCURATE_AUTOMATION: bool = false;
+
+    type Editor = ();
+    type SysExMessage = ();
+    type BackgroundTask = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.params.clone()
+    }
+
+    fn activate(
+        &mut self,
+        _audio_io_layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        self.sample_rate_hz = buffer_config.sample_rate;
+        self.publish_settings();
+        let wanted = self.wanted_model();
+        match &self.instance {
+            Some(instance) => {
+                if self.model_choice.as_ref() != Some(&wanted) {
+                    instance.worker.load_model(wanted.clone());
+                    self.model_choice = Some(wanted);
+                }
+            }
+            None => {
+                let config = WorkerConfig {
+                    model: wanted.clone(),
+                    runtime_dirs: runtime::module_dir().into_iter().collect(),
+                    seed: None,
+                };
+                match antiphon_engine::start(self.shared.clone(), config) {
+                    Ok(instance) => {
+                        self.instance = Some(instance);
+                        self.model_choice = Some(wanted);
+                    }
+                    Err(error) => {
+                        nice_error!("Antiphon: could not start its worker thread: {error}");
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn reset(&mut self) {
+        if let Some(instance) = &mut self.instance {
+            instance.audio.release_all_next_block();
+        }
+    }
+
+    fn deactivate(&mut self) {
+        // No events can be sent now: every sounding note ends at the start of the next block.
+        if let Some(instance) = &mut self.instance {
+            instance.audio.release_all_next_block();
+        }
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        _aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        for channel in buffer.as_slice() {
+            channel.fill(0.0);
+        }
+        self.publish_settings();
+        let settings = self.audio_settings();
+        let transport = host_transport(context.transport());
+        let len_samples = buffer.samples() as u32;
+        let sample_rate = f64::from(self.sample_rate_hz);
+        let Some(instance) = self.instance.as_mut() else {
+            return ProcessStatus::Normal;
+        };
+
+        let passthrough = &mut self.passthrough;
+        passthrough.clear();
+        let pass_others = settings.midi_thru || settings.bypassed;
+        let input =
+            std::iter::from_fn(|| context.next_event()).filter_map(|event| match classify(event) {
+                Incoming::Note(note) => Some(note),
+                Incoming::Other(other) => {
+                    if pass_others && passthrough.len() < PASSTHROUGH_CAPACITY {
+                        passthrough.push(other);
+                    }
+                    None
+                }
+                Incoming::Ignore => None,
+            });
+        let block =
+            instance
+                .audio
+                .process_block(&transport, len_samples, sample_rate, &settings, input);
+        let keep_alive = block.keep_alive;
+
+        // Merge the engine's notes with passed-through events, both in time order.
+        let mut others = self.passthrough.iter().peekable();
+        for event in block.events {
+            while let Some(other) = others.next_if(|o| o.timing() < event.offset) {
+                let _ = context.try_send_event(*other);
+            }
+            let _ = context.try_send_event(to_note_event(event));
+        }
+        for other in others {
+            let _ = context.try_send_event(*other);
+        }
+
+        if keep_alive {
+            ProcessStatus::KeepAlive
+        } else {
+            ProcessStatus::Normal
+        }
+    }
+}
+
+impl ClapPlugin for Antiphon {
+    const CLAP_ID: &'static str = "dev.antiphon.antiphon";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Hears your phrase and answers it with a trained LSTM, on the beat");
+    const CLAP_MANUAL_URL: Option<&'static str> = None;
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::NoteEffect, ClapFeature::Utility];
+}
+
+impl Vst3Plugin for Antiphon {
+    const VST3_CLASS_ID: [u8; 16] = *b"AntiphonJamAnswr";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Instrument, Vst3SubCategory::Tools];
+}
+
+nice_export_clap!(Antiphon);
+nice_export_vst3!(Antiphon);

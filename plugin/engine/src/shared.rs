@@ -99,6 +99,8 @@ pub struct Shared {
     pub dropped_events: AtomicU64,
     /// Answers that started playing.
     pub answers_played: AtomicU64,
+    /// Answers the worker finished generating (including ones later dropped).
+    pub answers_generated: AtomicU64,
     /// Mean worker time per generated step of the last answer, in microseconds.
     pub last_step_us: AtomicF32,
     /// Worker time to run the last primer, in microseconds.
@@ -131,6 +133,7 @@ impl Default for Shared {
             late_notes: AtomicU64::new(0),
             dropped_events: AtomicU64::new(0),
             answers_played: AtomicU64::new(0),
+            answers_generated: AtomicU64::new(0),
             last_step_us: AtomicF32::new(0.0),
             last_primer_us: AtomicF32::new(0.0),
             message: Mutex::new(StatusText::default()),

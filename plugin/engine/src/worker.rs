@@ -342,6 +342,9 @@ impl Worker {
             }
         }
         self.flush();
+        self.shared
+            .answers_generated
+            .fetch_add(1, Ordering::Release);
     }
 }
 
