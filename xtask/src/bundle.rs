@@ -3,6 +3,7 @@
 //! beside `<Name>.clap` and inside `<Name>.vst3` next to the plugin binary (on macOS, where the
 //! CLAP is a bundle as well, also inside `<Name>.clap/Contents/MacOS/`; both bundles are re-signed).
 
+use crate::digest::part_path;
 use crate::fetch_ort::{self, Request};
 use crate::platform::{Arch, Os, Platform};
 use crate::workspace::Workspace;
@@ -111,10 +112,9 @@ fn add_runtime(ws: &Workspace, bundled: &Path, name: &str, platform: Platform) -
     );
     for (dir, note) in &targets {
         let dest = dir.join(library_name);
-        if dest.exists() {
-            fs::remove_file(&dest).with_context(|| format!("cannot replace {}", dest.display()))?;
-        }
-        fs::copy(&library, &dest).with_context(|| format!("cannot copy to {}", dest.display()))?;
+        let part = part_path(&dest);
+        fs::copy(&library, &part).with_context(|| format!("cannot copy to {}", part.display()))?;
+        fs::rename(&part, &dest).with_context(|| format!("cannot replace {}", dest.display()))?;
         println!("  {}  ({note})", ws.relative(&dest).display());
     }
     if platform.os == Os::Mac {

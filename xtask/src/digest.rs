@@ -57,9 +57,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `<path>.part`: where a file is written before it is complete and checked.
+/// `<path>.<pid>.part`: where this process writes a file before it is complete and checked (then
+/// renames it into place, so readers and concurrent runs never see a partial file).
 pub fn part_path(path: &Path) -> std::path::PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push(".part");
+    name.push(format!(".{}.part", std::process::id()));
     name.into()
 }

@@ -29,6 +29,7 @@ const USAGE: &str = "Usage:
   cargo xtask bundle antiphon [--release] [cargo build options]
       (also puts the ONNX Runtime library beside the .clap and into the .vst3)
   cargo xtask train --family <family> [--data DIR] --out FILE [args for antiphon_train]
+  Other commands (bundle-universal, known-packages) are nice-plug-xtask's.
 ";
 
 fn main() -> ExitCode {

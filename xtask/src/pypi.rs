@@ -132,7 +132,7 @@ pub fn resolve_url(base: &str, reference: &str) -> String {
 
 /// Downloads `file` to `dest`, verifying its size and sha256 against what PyPI lists.
 ///
-/// Writes to `<dest>.part` first and renames only after the digest matched, so `dest` never holds
+/// Writes to a `.part` file first and renames it only after the digest matched, so `dest` never holds
 /// an unverified file.
 pub fn download_verified(agent: &ureq::Agent, file: &ReleaseFile, dest: &Path) -> Result<()> {
     let expected = file
