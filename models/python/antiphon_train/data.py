@@ -34,6 +34,8 @@ MIN_STEPS = 112
 MAX_STEPS = 512
 MIN_DISTINCT_PITCHES = 5
 VALID_PERCENT = 10
+#: Bump when the extraction changes, so that old caches are not used.
+EXTRACT_VERSION = 2
 
 #: music21 corpus collections used for the melody model, and what music21 says about their license.
 MUSIC21_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")
@@ -127,11 +129,31 @@ def _music21_files() -> List[Tuple[str, str, str]]:
     return files
 
 
+def _drop_ties_between_different_pitches(score) -> None:
+    """Some transcriptions (O'Neill's) write `G3-A`, a tie between different pitches; music21's
+    stripTies would merge the two into one long G. Such ties are removed before stripping."""
+    from music21 import harmony, note
+
+    parts = list(score.parts) or [score]
+    for part in parts:
+        seq = [n for n in part.flatten().notes
+               if not isinstance(n, harmony.Harmony) and not n.duration.isGrace]
+        for prev, nxt in zip(seq, seq[1:]):
+            same = isinstance(prev, note.Note) and isinstance(nxt, note.Note) and prev.pitch.midi == nxt.pitch.midi
+            if same:
+                continue
+            if isinstance(prev, note.Note) and prev.tie is not None and prev.tie.type in ("start", "continue"):
+                prev.tie = None if prev.tie.type == "start" else type(prev.tie)("stop")
+            if isinstance(nxt, note.Note) and nxt.tie is not None and nxt.tie.type in ("stop", "continue"):
+                nxt.tie = None if nxt.tie.type == "stop" else type(nxt.tie)("start")
+
+
 def _score_notes(score) -> List[Note]:
     """Notes of one music21 score: ties stripped, grace notes and chord symbols dropped,
     chords reduced to their highest pitch, offsets rounded to the 16th grid."""
     from music21 import harmony
 
+    _drop_ties_between_different_pitches(score)
     stripped = score.stripTies()
     notes = []
     for el in stripped.flatten().notes:
@@ -184,7 +206,7 @@ def _parse_abc_file(job: Tuple[str, str, str, str]) -> Tuple[str, int, float, Op
 
 def load_music21_tunes(work: Path, workers: int = 2) -> List[Tune]:
     files = _music21_files()
-    cache_dir = work / "cache" / "music21"
+    cache_dir = work / "cache" / f"music21-v{EXTRACT_VERSION}"
     jobs = []
     for coll, rel, path in files:
         (cache_dir / coll).mkdir(parents=True, exist_ok=True)

@@ -253,7 +253,7 @@ def train_melody(args) -> None:
                 state["global_step"] += 1
                 window_batches += 1
                 window_steps += int((y != -100).sum())
-                window_loss += float(loss)
+                window_loss += loss.item()
                 now = time.time()
                 if now - last_log >= args.log_seconds:
                     rate = window_batches / (now - window_t)
