@@ -1,1 +1,164 @@
-fn main() {}
+//! `antiphon`: Antiphon without a DAW.
+//!
+//! `antiphon answer` plays a call into the jam engine — the plugin's own engine and worker, run
+//! offline — and prints and saves the answer.
+
+mod answer;
+mod phrase_arg;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use antiphon_engine::ModelChoice;
+use antiphon_models::midi_file::{self, FileNote};
+use clap::{Parser, Subcommand};
+
+use crate::answer::AnswerJob;
+use crate::phrase_arg::{Position, parse_notes, pitch_name};
+
+/// Antiphon: a real-time MIDI improviser.
+#[derive(Parser)]
+#[command(name = "antiphon", version, about)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand)]
+enum Command {
+    /// Play a call into the jam engine (offline, 48 kHz, 120 BPM by default) and show the answer.
+    Answer(AnswerArgs),
+}
+
+/// Arguments of `antiphon answer`.
+#[derive(clap::Args)]
+struct AnswerArgs {
+    /// The call: notes as PITCH@START-END[:VELOCITY], times in beats (C4@4-4.5 D4@5-5.5 …).
+    #[arg(long, default_value = "C4@4-4.5 D4@5-5.5 E4@6-6.5 F4@7-7.5")]
+    call: String,
+    /// Host tempo in BPM.
+    #[arg(long, default_value_t = 120.0)]
+    tempo: f64,
+    /// A `.onnx` model (default: the built-in Melody RNN).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Softmax temperature.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Answer length in bars (0: as long as the call).
+    #[arg(long, default_value_t = 0)]
+    bars: u32,
+    /// Beats of silence that end the call.
+    #[arg(long, default_value_t = 1.0)]
+    silence: f32,
+    /// Random seed, for a reproducible answer.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the call (channel 1) and the answer (channel 2) to this MIDI file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Folders searched for ONNX Runtime: beside the executable, and where `cargo xtask fetch-ort`
+/// puts it (`target/onnxruntime`, next to `target/release`).
+fn runtime_dirs() -> Vec<PathBuf> {
+    let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(PathBuf::from))
+    else {
+        return Vec::new();
+    };
+    vec![
+        exe_dir.clone(),
+        exe_dir.join("../onnxruntime"),
+        exe_dir.join("../../onnxruntime"),
+    ]
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Answer(args) => answer(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("antiphon: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `antiphon answer`.
+fn answer(args: AnswerArgs) -> Result<(), String> {
+    let call = parse_notes(&args.call)?;
+    if !(args.tempo > 0.0 && args.tempo <= 1000.0) {
+        return Err(format!(
+            "tempo {} is not between 0 and 1000 BPM",
+            args.tempo
+        ));
+    }
+    let job = AnswerJob {
+        call: call.clone(),
+        tempo_bpm: args.tempo,
+        model: args.model.map_or(ModelChoice::Default, ModelChoice::File),
+        seed: args.seed,
+        temperature: args.temperature,
+        answer_bars: args.bars,
+        silence_beats: args.silence,
+        runtime_dirs: runtime_dirs(),
+    };
+    let result = answer::run(&job)?;
+    println!("call ({} notes, {} BPM):", call.len(), args.tempo);
+    for n in &call {
+        println!(
+            "  {:>8}  {:<4} {:.2} beats",
+            Position(n.start_beats).to_string(),
+            pitch_name(n.key),
+            n.end_beats - n.start_beats
+        );
+    }
+    println!(
+        "answer by {} ({} notes):",
+        result.model_name,
+        result.notes.len()
+    );
+    for n in &result.notes {
+        println!(
+            "  {:>8}  {:<4} {:.2} beats  (sample {})",
+            Position(n.start_beats).to_string(),
+            pitch_name(n.key),
+            n.end_beats - n.start_beats,
+            n.start_sample
+        );
+    }
+    println!(
+        "worker: {:.0} µs per step, primer {:.0} µs; late notes: {}",
+        result.step_us, result.primer_us, result.late_notes
+    );
+    if let Some(path) = args.out {
+        let mut notes: Vec<FileNote> = call
+            .iter()
+            .map(|n| FileNote {
+                pitch: n.key,
+                velocity: n.velocity,
+                channel: 0,
+                start_quarters: n.start_beats,
+                end_quarters: n.end_beats,
+            })
+            .collect();
+        notes.extend(result.notes.iter().map(|n| FileNote {
+            pitch: n.key,
+            velocity: n.velocity,
+            channel: 1,
+            start_quarters: n.start_beats,
+            end_quarters: n.end_beats,
+        }));
+        std::fs::write(&path, midi_file::write(&notes, args.tempo))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

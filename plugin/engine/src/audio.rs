@@ -154,6 +154,11 @@ impl AudioEngine {
         self.clock.reset();
     }
 
+    /// Number of player events handed to the worker so far.
+    pub fn captured_events(&self) -> u64 {
+        self.log.count()
+    }
+
     /// Whether any note this engine emitted is still sounding.
     pub fn any_sounding(&self) -> bool {
         self.output.any_sounding()

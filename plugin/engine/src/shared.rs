@@ -101,6 +101,10 @@ pub struct Shared {
     pub answers_played: AtomicU64,
     /// Answers the worker finished generating (including ones later dropped).
     pub answers_generated: AtomicU64,
+    /// Captured events the worker has taken into account (written at the end of each look).
+    pub worker_seen_events: AtomicU64,
+    /// Number of times the worker has looked at the input and the clock.
+    pub worker_ticks: AtomicU64,
     /// Mean worker time per generated step of the last answer, in microseconds.
     pub last_step_us: AtomicF32,
     /// Worker time to run the last primer, in microseconds.
@@ -134,6 +138,8 @@ impl Default for Shared {
             dropped_events: AtomicU64::new(0),
             answers_played: AtomicU64::new(0),
             answers_generated: AtomicU64::new(0),
+            worker_seen_events: AtomicU64::new(0),
+            worker_ticks: AtomicU64::new(0),
             last_step_us: AtomicF32::new(0.0),
             last_primer_us: AtomicF32::new(0.0),
             message: Mutex::new(StatusText::default()),
@@ -150,6 +156,25 @@ impl Shared {
     /// Sets the worker's status.
     pub fn set_status(&self, status: WorkerStatus) {
         self.status.store(status as u8, Ordering::Release);
+    }
+
+    /// Waits (on a non-audio thread) until the worker has taken in the first `captured` events
+    /// and finished a look at the clock that began after this call, or until `limit` passes.
+    /// Offline rendering and tests use it to give the worker the time a real-time host would.
+    pub fn wait_for_worker(&self, captured: u64, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let ticks = self.worker_ticks.load(Ordering::Acquire);
+        loop {
+            let caught_up = self.worker_seen_events.load(Ordering::Acquire) >= captured
+                && self.worker_ticks.load(Ordering::Acquire) >= ticks + 2;
+            if caught_up || self.status() == WorkerStatus::Stopped {
+                return caught_up;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
     }
 
     /// A copy of the texts for people.

@@ -255,6 +255,10 @@ impl Worker {
             }
         }
         self.flush();
+        self.shared
+            .worker_seen_events
+            .store(self.detector.seen(), Ordering::Release);
+        self.shared.worker_ticks.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Follows a new timeline epoch: the call in progress and unsent answers are void.
