@@ -82,7 +82,7 @@ pub fn parse_notes(text: &str) -> Result<Vec<ArgNote>, String> {
         let (start, end) = times.split_once('-').ok_or_else(bad)?;
         let start_beats: f64 = start.parse().map_err(|_| bad())?;
         let end_beats: f64 = end.parse().map_err(|_| bad())?;
-        if !(start_beats >= 0.0 && end_beats > start_beats) || !(1..=127).contains(&velocity) {
+        if !(start_beats >= 0.0 && end_beats > start_beats && (1..=127).contains(&velocity)) {
             return Err(bad());
         }
         notes.push(ArgNote {
