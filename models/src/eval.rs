@@ -210,12 +210,29 @@ fn load_pianoroll_json(
     let steps_per_frame = i64::from(steps_per_quarter / frames_per_quarter.0);
     let mut splits = Vec::new();
     for (name, pieces) in parsed {
-        let pieces: Vec<Vec<Vec<u8>>> = serde_json::from_value(pieces).map_err(|e| {
+        let bad = |what: String| {
             ModelError::Data(format!(
-                "split {name} of {}: pieces must be lists of frames of pitches: {e}",
+                "split {name} of {}: pieces must be lists of frames of MIDI pitches: {what}",
                 path.display()
             ))
-        })?;
+        };
+        let raw: Vec<Vec<Vec<f64>>> =
+            serde_json::from_value(pieces).map_err(|e| bad(e.to_string()))?;
+        let mut pieces: Vec<Vec<Vec<u8>>> = Vec::with_capacity(raw.len());
+        for frames in raw {
+            let mut piece = Vec::with_capacity(frames.len());
+            for frame in frames {
+                let mut pitches = Vec::with_capacity(frame.len());
+                for p in frame {
+                    if !(0.0..128.0).contains(&p) || p.fract() != 0.0 {
+                        return Err(bad(format!("{p} is not a MIDI pitch")));
+                    }
+                    pitches.push(p as u8);
+                }
+                piece.push(pitches);
+            }
+            pieces.push(piece);
+        }
         let pieces = pieces
             .iter()
             .map(|frames| {

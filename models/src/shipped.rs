@@ -17,5 +17,15 @@ pub fn for_family(family: Family) -> Option<ModelSource> {
     }
 }
 
+/// Every shipped model.
+pub const ALL: &[ModelSource] = &[MELODY_BASIC];
+
+/// The shipped model called `name` (e.g. `melody_basic`).
+pub fn by_name(name: &str) -> Option<ModelSource> {
+    ALL.iter()
+        .find(|m| matches!(m, ModelSource::Embedded { name: n, .. } if *n == name))
+        .cloned()
+}
+
 /// The model used when nothing else is chosen.
 pub const DEFAULT: ModelSource = MELODY_BASIC;

@@ -4,11 +4,13 @@
 //! - `bundle` / `bundle-universal`: nice-plug bundling, then the runtime goes into the
 //!   `antiphon` bundles ([`bundle`]);
 //! - `train`: re-trains a model with the Python package in `models/python/` ([`train`]);
+//! - `eval`: evaluates a model through the Rust runtime ([`eval`]);
 //! - anything else is nice-plug-xtask's.
 
 mod args;
 mod bundle;
 mod digest;
+mod eval;
 mod fetch_ort;
 mod platform;
 mod pypi;
@@ -29,6 +31,8 @@ const USAGE: &str = "Usage:
   cargo xtask bundle antiphon [--release] [cargo build options]
       (also puts the ONNX Runtime library beside the .clap and into the .vst3)
   cargo xtask train --family <family> [--data DIR] --out FILE [args for antiphon_train]
+  cargo xtask eval --model FILE|NAME --data DIR|FILE.json [--frames-per-quarter N]
+      (one line per split: nll_per_step, steps, accuracy, unigram baseline)
   Other commands (bundle-universal, known-packages) are nice-plug-xtask's.
 ";
 
@@ -57,6 +61,7 @@ fn dispatch(args: &[String]) -> anyhow::Result<ExitCode> {
         }
         "fetch-ort" => fetch_ort::run(&ws, rest).map(|()| ExitCode::SUCCESS),
         "train" => train::run(&ws, rest),
+        "eval" => eval::run(&ws, rest).map(|()| ExitCode::SUCCESS),
         "bundle" | "bundle-universal" => {
             bundle::run(&ws, command, rest).map(|()| ExitCode::SUCCESS)
         }
