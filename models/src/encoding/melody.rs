@@ -204,8 +204,13 @@ pub fn shift_back(pitch: u8, shift: i32) -> u8 {
 /// Step 1 of the contract: the highest note at each start step, each cut by the next.
 pub fn monophonic(notes: &[StepNote]) -> Vec<StepNote> {
     let mut sorted: Vec<StepNote> = notes.to_vec();
-    // Start ascending, highest pitch first within a start step.
-    sorted.sort_by(|a, b| a.start_step.cmp(&b.start_step).then(b.pitch.cmp(&a.pitch)));
+    // Start ascending; within a start step the highest pitch, then the longest, first.
+    sorted.sort_by(|a, b| {
+        a.start_step
+            .cmp(&b.start_step)
+            .then(b.pitch.cmp(&a.pitch))
+            .then(b.end_step.cmp(&a.end_step))
+    });
     let mut kept: Vec<StepNote> = Vec::with_capacity(sorted.len());
     for note in sorted {
         if kept.last().is_some_and(|k| k.start_step == note.start_step) {
