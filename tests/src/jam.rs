@@ -309,7 +309,8 @@ impl<'p> JamDriver<'p> {
     }
 
     /// Schedules a note's on and off at the samples where the playing transport reaches its
-    /// start and end; returns those samples.
+    /// start and end; returns those samples. The samples are fixed now: stopping the transport
+    /// later does not move or cancel them.
     pub fn schedule_note(
         &mut self,
         note: PhraseNote,
