@@ -5,6 +5,7 @@
 //!   `antiphon` bundles ([`bundle`]);
 //! - `train`: re-trains a model with the Python package in `models/python/` ([`train`]);
 //! - `eval`: evaluates a model through the Rust runtime ([`eval`]);
+//! - `test`: the whole test suite, as README and CI run it ([`test`]);
 //! - anything else is nice-plug-xtask's.
 
 mod args;
@@ -14,6 +15,7 @@ mod eval;
 mod fetch_ort;
 mod platform;
 mod pypi;
+mod test;
 mod train;
 mod wheel;
 mod workspace;
@@ -33,6 +35,8 @@ const USAGE: &str = "Usage:
   cargo xtask train --family <family> [--data DIR] --out FILE [args for antiphon_train]
   cargo xtask eval --model FILE|NAME --data DIR|FILE.json [--frames-per-quarter N]
       (one line per split: nll_per_step, steps, accuracy, unigram baseline)
+  cargo xtask test [-- cargo test options]
+      (ONNX Runtime, the Python pipeline's tests, then cargo test --workspace)
   Other commands (bundle-universal, known-packages) are nice-plug-xtask's.
 ";
 
@@ -62,6 +66,7 @@ fn dispatch(args: &[String]) -> anyhow::Result<ExitCode> {
         "fetch-ort" => fetch_ort::run(&ws, rest).map(|()| ExitCode::SUCCESS),
         "train" => train::run(&ws, rest),
         "eval" => eval::run(&ws, rest).map(|()| ExitCode::SUCCESS),
+        "test" => test::run(&ws, rest),
         "bundle" | "bundle-universal" => {
             bundle::run(&ws, command, rest).map(|()| ExitCode::SUCCESS)
         }
