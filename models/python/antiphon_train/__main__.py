@@ -15,7 +15,8 @@ def main(argv=None) -> int:
                    help="work dir: parse cache, evaluation MIDI, checkpoints (never committed)")
     p.add_argument("--data", default=None,
                    help="folder of your own MIDI files (read recursively) instead of music21's corpus")
-    p.add_argument("--epochs", type=int, default=30, help="at most this many epochs")
+    p.add_argument("--epochs", type=int, default=200,
+                   help="at most this many epochs (the time budget and early stopping usually end training first)")
     p.add_argument("--max-minutes", type=float, default=45.0, help="training wall-time budget in minutes")
     p.add_argument("--resume", action="store_true", help="continue from <work>/checkpoints/last.pt")
     p.add_argument("--seed", type=int, default=1)

@@ -197,6 +197,9 @@ def train_melody(args) -> None:
                     "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(), "hparams": hp}, tmp)
         tmp.replace(path)
 
+    state.setdefault("invocations", []).append(
+        {"argv": sys.argv[1:], "started": datetime.datetime.now().isoformat(timespec="seconds"),
+         "at_step": state["global_step"]})
     budget = args.max_minutes * 60.0
     n_params = model.num_parameters()
     log(f"[train] model: {n_params} parameters; {len(train_seqs)} train / {len(valid_seqs)} valid sequences; "
@@ -230,6 +233,8 @@ def train_melody(args) -> None:
 
     stop = None
     model.train()
+    window_t, window_batches, window_steps, window_loss = time.time(), 0, 0, 0.0
+    last_log = time.time()
     try:
         while stop is None:
             if state["epoch"] >= args.epochs:
@@ -239,8 +244,6 @@ def train_melody(args) -> None:
                 state["groups"] = length_batches(train_seqs, args.batch_size, rng)
                 state["batch"] = 0
             groups = state["groups"]
-            window_t, window_batches, window_steps, window_loss = time.time(), 0, 0, 0.0
-            last_log = time.time()
             while state["batch"] < len(groups):
                 x, y = make_batch([train_seqs[i] for i in groups[state["batch"]]], C)
                 logits, _ = model(x)
@@ -257,6 +260,7 @@ def train_melody(args) -> None:
                 now = time.time()
                 if now - last_log >= args.log_seconds:
                     rate = window_batches / (now - window_t)
+                    # (windows may span an epoch end and a validation: rates are conservative)
                     left_epoch = (len(groups) - state["batch"]) / max(rate, 1e-9)
                     log(f"[train] epoch {state['epoch'] + 1} batch {state['batch']}/{len(groups)} | "
                         f"{rate:.2f} batch/s, {window_steps / (now - window_t):.0f} steps/s | "
@@ -331,6 +335,7 @@ def train_melody(args) -> None:
         "training_command": " ".join(shlex.quote(c) for c in cmd),
         "python_command": "PYTHONPATH=models/python python3 -m antiphon_train " +
                           " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "invocations": state.get("invocations", []),
         "hyperparameters": {**hp, "best_step": state["best_step"], "steps_trained": state["global_step"],
                             "epochs_completed": state["epoch"]},
         "evaluation": {"valid": ev_valid, "train": ev_train,
