@@ -150,7 +150,7 @@ pub fn run(job: &AnswerJob) -> Result<AnswerResult, String> {
         let events: Vec<InputEvent> = input
             .iter()
             .filter(|(s, _)| *s >= sample && *s < block_end)
-            .map(|&(s, e)| with_offset(e, (s - sample) as u32))
+            .map(|&(s, e)| e.with_offset((s - sample) as u32))
             .collect();
         let had_input = !events.is_empty();
         let out = instance
@@ -196,29 +196,6 @@ pub fn run(job: &AnswerJob) -> Result<AnswerResult, String> {
         primer_us: shared.last_primer_us.load(Ordering::Relaxed),
         late_notes: shared.late_notes.load(Ordering::Relaxed),
     })
-}
-
-/// An input event moved to `offset`.
-fn with_offset(event: InputEvent, offset: u32) -> InputEvent {
-    match event {
-        InputEvent::NoteOn {
-            channel,
-            key,
-            velocity,
-            ..
-        } => InputEvent::NoteOn {
-            offset,
-            channel,
-            key,
-            velocity,
-        },
-        InputEvent::NoteOff { channel, key, .. } => InputEvent::NoteOff {
-            offset,
-            channel,
-            key,
-        },
-        InputEvent::AllNotesOff { channel, .. } => InputEvent::AllNotesOff { offset, channel },
-    }
 }
 
 /// Waits until `done` holds or `limit` passes.

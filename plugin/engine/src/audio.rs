@@ -50,6 +50,29 @@ pub enum InputEvent {
 }
 
 impl InputEvent {
+    /// The same event at another sample offset.
+    pub fn with_offset(self, offset: u32) -> Self {
+        match self {
+            Self::NoteOn {
+                channel,
+                key,
+                velocity,
+                ..
+            } => Self::NoteOn {
+                offset,
+                channel,
+                key,
+                velocity,
+            },
+            Self::NoteOff { channel, key, .. } => Self::NoteOff {
+                offset,
+                channel,
+                key,
+            },
+            Self::AllNotesOff { channel, .. } => Self::AllNotesOff { offset, channel },
+        }
+    }
+
     /// The event's sample offset.
     pub fn offset(&self) -> u32 {
         match *self {
@@ -194,7 +217,8 @@ impl AudioEngine {
                 },
                 other => other,
             };
-            self.inputs.push(clamp_offset(event, last));
+            self.inputs
+                .push(event.with_offset(event.offset().min(last)));
         }
         // Hosts send events in order; make sure without allocating (stable by construction of
         // the key: offset then arrival index is not needed because equal offsets keep order
@@ -420,36 +444,6 @@ fn resolve_channel(channel: u8, out_channel: u8) -> u8 {
         out_channel & 0x0f
     } else {
         channel & 0x0f
-    }
-}
-
-/// An event with its offset clamped into the block.
-fn clamp_offset(event: InputEvent, last: u32) -> InputEvent {
-    match event {
-        InputEvent::NoteOn {
-            offset,
-            channel,
-            key,
-            velocity,
-        } => InputEvent::NoteOn {
-            offset: offset.min(last),
-            channel,
-            key,
-            velocity,
-        },
-        InputEvent::NoteOff {
-            offset,
-            channel,
-            key,
-        } => InputEvent::NoteOff {
-            offset: offset.min(last),
-            channel,
-            key,
-        },
-        InputEvent::AllNotesOff { offset, channel } => InputEvent::AllNotesOff {
-            offset: offset.min(last),
-            channel,
-        },
     }
 }
 

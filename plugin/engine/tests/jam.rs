@@ -127,25 +127,7 @@ impl Jam {
                 let offset = ((beats - start) * spb)
                     .round()
                     .clamp(0.0, f64::from(BLOCK - 1)) as u32;
-                input.push(match event {
-                    InputEvent::NoteOn {
-                        channel,
-                        key,
-                        velocity,
-                        ..
-                    } => InputEvent::NoteOn {
-                        offset,
-                        channel,
-                        key,
-                        velocity,
-                    },
-                    InputEvent::NoteOff { channel, key, .. } => InputEvent::NoteOff {
-                        offset,
-                        channel,
-                        key,
-                    },
-                    other => other,
-                });
+                input.push(event.with_offset(offset));
                 self.queued.remove(0);
             }
         }
@@ -449,25 +431,7 @@ fn given_a_stopped_transport_when_the_player_plays_then_the_own_clock_answers_on
         let input: Vec<InputEvent> = events
             .iter()
             .filter(|(s, _)| *s >= jam.sample && *s < block_end)
-            .map(|&(s, e)| match e {
-                InputEvent::NoteOn {
-                    channel,
-                    key,
-                    velocity,
-                    ..
-                } => InputEvent::NoteOn {
-                    offset: (s - jam.sample) as u32,
-                    channel,
-                    key,
-                    velocity,
-                },
-                InputEvent::NoteOff { channel, key, .. } => InputEvent::NoteOff {
-                    offset: (s - jam.sample) as u32,
-                    channel,
-                    key,
-                },
-                other => other,
-            })
+            .map(|&(s, e)| e.with_offset((s - jam.sample) as u32))
             .collect();
         let had_input = !input.is_empty();
         let out =
