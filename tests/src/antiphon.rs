@@ -312,25 +312,19 @@ pub fn assert_refusal_logged(nice_log: &Path, plugin: &PluginInstance, model: &P
     );
 }
 
-/// With `ANTIPHON_MODEL` already pointing at the bad `model`: the bundled plugin loads and
-/// activates, passes the call through on channel 0 at the same samples, plays no answer, and
-/// logs a line naming the model file.
+/// Activates `plugin` (48 kHz, 512-sample blocks), plays the test call in `dialect`, and checks
+/// that the call came back unchanged on channel 0 and that no answer came: the situation `why`
+/// ("without a runtime", …) leaves the plugin without a model, not without MIDI.
 ///
 /// # Panics
 ///
 /// When any of that does not hold.
-pub fn check_refused_model_via_env(dir: &TempDir, model: &Path) {
-    let nice_log = log_into(dir);
-    let path = crate::bundle::bundle_plugin();
-    let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
-        .unwrap_or_else(|e| panic!("the plugin must load with a bad model: {e}"));
-    configure_channel_2_with_thru(&mut plugin).unwrap();
+pub fn play_call_expect_thru_only(plugin: &mut PluginInstance, dialect: NoteDialect, why: &str) {
     plugin
         .activate(SAMPLE_RATE, 1, BLOCK_SAMPLES)
-        .unwrap_or_else(|e| panic!("the plugin must activate with a bad model: {e}"));
+        .unwrap_or_else(|e| panic!("the plugin must activate {why}: {e}"));
     plugin.start_processing().unwrap();
-
-    let run = play_one_call(&mut plugin, NoteDialect::Clap).unwrap();
+    let run = play_one_call(plugin, dialect).unwrap();
     eprintln!(
         "stats {:?}; the plugin sent:\n{}",
         run.stats,
@@ -344,8 +338,24 @@ pub fn check_refused_model_via_env(dir: &TempDir, model: &Path) {
     let not_thru: Vec<_> = run.outputs.iter().filter(|e| e.channel != 0).collect();
     assert!(
         not_thru.is_empty(),
-        "with a refused model there must be no answer notes, got {not_thru:?}"
+        "{why} there must be no answer notes, got {not_thru:?}"
     );
+}
+
+/// With `ANTIPHON_MODEL` already pointing at the bad `model`: the bundled plugin loads and
+/// activates, passes the call through on channel 0 at the same samples, plays no answer, and
+/// logs a line naming the model file.
+///
+/// # Panics
+///
+/// When any of that does not hold.
+pub fn check_refused_model_via_env(dir: &TempDir, model: &Path) {
+    let nice_log = log_into(dir);
+    let path = crate::bundle::bundle_plugin();
+    let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
+        .unwrap_or_else(|e| panic!("the plugin must load with a bad model: {e}"));
+    configure_channel_2_with_thru(&mut plugin).unwrap();
+    play_call_expect_thru_only(&mut plugin, NoteDialect::Clap, "with a refused model");
     assert_refusal_logged(&nice_log, &plugin, model);
 
     plugin.stop_processing().unwrap();

@@ -6,8 +6,8 @@
 //! passing MIDI through. `NICE_LOG` is set before the plugin is loaded, in a process of its own.
 
 use antiphon_tests::antiphon::{
-    BLOCK_SAMPLES, PLUGIN_ID, SAMPLE_RATE, assert_refusal_logged, check_thru,
-    configure_channel_2_with_thru, describe, log_into, play_one_call,
+    PLUGIN_ID, assert_refusal_logged, configure_channel_2_with_thru, log_into,
+    play_call_expect_thru_only,
 };
 use antiphon_tests::bundle::bundle_plugin;
 use antiphon_tests::host::PluginInstance;
@@ -53,21 +53,7 @@ fn a_corrupt_model_named_in_state_is_refused() {
         .load_state(&nice_state::encode(&state))
         .unwrap_or_else(|e| panic!("loading the edited state: {e}"));
 
-    plugin
-        .activate(SAMPLE_RATE, 1, BLOCK_SAMPLES)
-        .unwrap_or_else(|e| panic!("the plugin must activate after the edited state: {e}"));
-    plugin.start_processing().unwrap();
-    let run = play_one_call(&mut plugin, NoteDialect::Clap).unwrap();
-    eprintln!(
-        "stats {:?}; the plugin sent:\n{}",
-        run.stats,
-        describe(&run.outputs, 24_000.0)
-    );
-    assert_eq!(
-        run.stats.error_blocks, 0,
-        "process returned CLAP_PROCESS_ERROR"
-    );
-    check_thru(&run.sent, &run.outputs, 0).unwrap();
+    play_call_expect_thru_only(&mut plugin, NoteDialect::Clap, "after the edited state");
     assert_refusal_logged(&nice_log, &plugin, &model);
 
     plugin.stop_processing().unwrap();

@@ -9,8 +9,8 @@
 use std::time::Duration;
 
 use antiphon_tests::antiphon::{
-    BLOCK_SAMPLES, ENV_NICE_LOG, ENV_ORT_LIB, PLUGIN_ID, SAMPLE_RATE, check_thru,
-    configure_channel_2_with_thru, describe, play_one_call, wait_for_log,
+    ENV_NICE_LOG, ENV_ORT_LIB, PLUGIN_ID, configure_channel_2_with_thru,
+    play_call_expect_thru_only, wait_for_log,
 };
 use antiphon_tests::bundle::{CLAP_BUNDLE_NAME, bundle_plugin};
 use antiphon_tests::host::PluginInstance;
@@ -39,29 +39,8 @@ fn without_onnx_runtime_the_plugin_passes_midi_through_and_logs_why() {
     let mut plugin = PluginInstance::load(&lonely, PLUGIN_ID)
         .unwrap_or_else(|e| panic!("the plugin must load without its runtime: {e}"));
     configure_channel_2_with_thru(&mut plugin).unwrap();
-    plugin
-        .activate(SAMPLE_RATE, 1, BLOCK_SAMPLES)
-        .unwrap_or_else(|e| panic!("the plugin must activate without its runtime: {e}"));
-    plugin.start_processing().unwrap();
-
     // The call goes in as raw MIDI here (the grid test uses CLAP note events).
-    let run = play_one_call(&mut plugin, NoteDialect::Midi).unwrap();
-    eprintln!(
-        "stats {:?}; the plugin sent:\n{}",
-        run.stats,
-        describe(&run.outputs, 24_000.0)
-    );
-
-    assert_eq!(
-        run.stats.error_blocks, 0,
-        "process returned CLAP_PROCESS_ERROR"
-    );
-    check_thru(&run.sent, &run.outputs, 0).unwrap();
-    let not_thru: Vec<_> = run.outputs.iter().filter(|e| e.channel != 0).collect();
-    assert!(
-        not_thru.is_empty(),
-        "without a runtime there must be no answer notes, got {not_thru:?}"
-    );
+    play_call_expect_thru_only(&mut plugin, NoteDialect::Midi, "without a runtime");
 
     let (log, found) = wait_for_log(&nice_log, &plugin, Duration::from_secs(10), |t| {
         t.contains("ONNX Runtime")
