@@ -45,9 +45,11 @@ LICENSES = {
 
 WHY_THIS_SIZE = (
     "Magenta's basic_rnn configuration: 2 LSTM layers of 128 units (the published basic_rnn.mag "
-    "bundle is larger, 2x512). 128 units train to convergence on this ~3M-step folk corpus within "
-    "the 45-minute budget on 2 shared CPU cores, a 2x512 stack would not; at ~0.22M parameters one "
-    "generation step costs well under a millisecond on one core, so beam search stays real-time."
+    "bundle is larger, 2x512). On the 1.8M-step training split the 128-unit stack runs about 80 "
+    "epochs in the 45-minute budget on 2 shared CPU cores and is still improving slowly when the "
+    "budget ends, so a 2x512 stack (about 15x the compute per step) would be far from converged. "
+    "At 0.22M parameters one generation step takes about 0.04 ms (batch 1) to 0.06 ms (batch 8) "
+    "in ONNX Runtime on one core, so beam search stays real-time."
 )
 
 
