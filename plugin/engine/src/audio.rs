@@ -113,7 +113,7 @@ impl Default for AudioSettings {
 /// What one block produced.
 #[derive(Debug)]
 pub struct BlockOutput<'a> {
-    /// Note events in time order (offs first at equal offsets).
+    /// Note events in time order (at equal offsets, in the order they happened).
     pub events: &'a [OutputEvent],
     /// Whether notes sound or wait: the host must keep calling even if the audio is silent.
     pub keep_alive: bool,

@@ -10,7 +10,7 @@ pub const OUTPUT_CAPACITY: usize = 2048;
 /// Whether an output event starts or ends a note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OutKind {
-    /// Note off. Sorts first among events at the same sample.
+    /// Note off.
     Off,
     /// Note on.
     On,
@@ -78,11 +78,13 @@ impl Output {
         self.seq = 0;
     }
 
-    /// The block's events in time order (offs before ons at the same sample).
+    /// The block's events in time order; events at the same sample keep the order in which
+    /// they happened (a key released and struck again at one sample stays off-then-on, a key
+    /// struck and then silenced by a panic stays on-then-off).
     pub fn finish_block(&mut self) -> &[OutputEvent] {
-        // sort_unstable never allocates; `seq` keeps it stable.
-        self.events
-            .sort_unstable_by_key(|e| (e.offset, e.kind, e.seq));
+        // sort_unstable never allocates; `seq` makes it stable. Events are emitted almost in
+        // order already.
+        self.events.sort_unstable_by_key(|e| (e.offset, e.seq));
         &self.events
     }
 
@@ -216,12 +218,14 @@ mod tests {
     }
 
     #[test]
-    fn given_events_out_of_order_when_the_block_finishes_then_they_are_sorted_offs_first() {
+    fn given_events_out_of_order_when_the_block_finishes_then_each_sample_keeps_emission_order() {
         let mut out = Output::new();
         out.begin_block();
         out.note_on(50, Owner::Answer, 1, 62, 90);
         out.note_on(5, Owner::Answer, 1, 64, 90);
         out.note_off(50, Owner::Answer, 1, 64);
+        out.note_on(50, Owner::Thru, 0, 60, 90);
+        out.release(50, Owner::Thru);
         let events: Vec<(u32, OutKind, u8)> = out
             .finish_block()
             .iter()
@@ -231,8 +235,10 @@ mod tests {
             events,
             vec![
                 (5, OutKind::On, 64),
+                (50, OutKind::On, 62),
                 (50, OutKind::Off, 64),
-                (50, OutKind::On, 62)
+                (50, OutKind::On, 60),
+                (50, OutKind::Off, 60),
             ]
         );
     }
