@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::contract::ModelInfo;
 use crate::encoding::EncodingSpec;
-use crate::encoding::melody::{MelodyEvent, MelodyOneHot, shift_back};
+use crate::encoding::melody::{MelodyEvent, MelodyOneHot, NoteDecoder};
 use crate::error::ModelError;
 use crate::notes::StepNote;
 use crate::sampling::{self, Rng};
@@ -137,38 +137,20 @@ impl Generator for MelodyGenerator {
         let last = (primer_len - 1) * classes;
         let mut next_logits: Vec<f32> = self.logits[last..last + classes].to_vec();
 
-        let shift = encoded.shift_semitones;
-        let mut open: Option<(u8, i64)> = None;
-        let mut hand_out = |note: StepNote, stats: &mut GenerateStats| {
-            stats.notes += 1;
-            on_note(note)
-        };
+        let mut decoder = NoteDecoder::new(encoded.shift_semitones, request.velocity);
         self.inputs.resize(classes, 0.0);
         for step in 0..request.steps {
             let started = Instant::now();
             let (class, _) = sampling::sample(&next_logits, request.temperature, |_| true, rng);
             let event = spec.class_to_event(class);
-            let step_i = step as i64;
-            let mut control = StepControl::Continue;
-            match event {
-                MelodyEvent::NoEvent => {}
-                MelodyEvent::NoteOff | MelodyEvent::NoteOn(_) => {
-                    if let Some((pitch, start)) = open.take() {
-                        control = hand_out(
-                            StepNote::new(pitch, request.velocity, start, step_i),
-                            &mut stats,
-                        );
-                    }
-                    if let MelodyEvent::NoteOn(p) = event {
-                        open = Some((shift_back(p, shift), step_i));
-                    }
-                }
-            }
             stats.steps = step + 1;
-            if control == StepControl::Stop {
-                stats.stopped = true;
-                stats.steps_us += started.elapsed().as_micros() as u64;
-                return Ok(stats);
+            if let Some(note) = decoder.push(step as i64, event) {
+                stats.notes += 1;
+                if on_note(note) == StepControl::Stop {
+                    stats.stopped = true;
+                    stats.steps_us += started.elapsed().as_micros() as u64;
+                    return Ok(stats);
+                }
             }
             if step + 1 < request.steps {
                 spec.write_input(event, &mut self.inputs[..classes]);
@@ -178,13 +160,9 @@ impl Generator for MelodyGenerator {
             }
             stats.steps_us += started.elapsed().as_micros() as u64;
         }
-        if let Some((pitch, start)) = open
-            && hand_out(
-                StepNote::new(pitch, request.velocity, start, request.steps as i64),
-                &mut stats,
-            ) == StepControl::Stop
-        {
-            stats.stopped = true;
+        if let Some(note) = decoder.finish(request.steps as i64) {
+            stats.notes += 1;
+            stats.stopped = on_note(note) == StepControl::Stop;
         }
         Ok(stats)
     }

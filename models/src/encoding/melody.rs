@@ -162,29 +162,56 @@ impl MelodyOneHot {
         shift_semitones: i32,
         velocity: u8,
     ) -> Vec<StepNote> {
-        let mut notes = Vec::new();
-        let mut open: Option<(u8, i64)> = None;
-        for (step, event) in events.iter().enumerate() {
-            let step = step as i64;
-            match event {
-                MelodyEvent::NoEvent => {}
-                MelodyEvent::NoteOff => {
-                    if let Some((p, start)) = open.take() {
-                        notes.push(StepNote::new(p, velocity, start, step));
-                    }
-                }
-                MelodyEvent::NoteOn(p) => {
-                    if let Some((q, start)) = open.take() {
-                        notes.push(StepNote::new(q, velocity, start, step));
-                    }
-                    open = Some((shift_back(*p, shift_semitones), step));
-                }
-            }
-        }
-        if let Some((p, start)) = open {
-            notes.push(StepNote::new(p, velocity, start, events.len() as i64));
-        }
+        let mut decoder = NoteDecoder::new(shift_semitones, velocity);
+        let mut notes: Vec<StepNote> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(step, &event)| decoder.push(step as i64, event))
+            .collect();
+        notes.extend(decoder.finish(events.len() as i64));
         notes
+    }
+}
+
+/// Turns melody events into notes one step at a time: a note is complete when the next note-on
+/// or note-off ends it, so a generator can hand it out at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoteDecoder {
+    /// The sounding note: pitch (already shifted back) and start step.
+    open: Option<(u8, i64)>,
+    /// Semitones the events were shifted by; decoded pitches go back by the negative.
+    shift_semitones: i32,
+    /// Velocity of decoded notes.
+    velocity: u8,
+}
+
+impl NoteDecoder {
+    /// A decoder with nothing sounding.
+    pub fn new(shift_semitones: i32, velocity: u8) -> Self {
+        Self {
+            open: None,
+            shift_semitones,
+            velocity,
+        }
+    }
+
+    /// Takes the event at `step`; returns the note it completes, if any.
+    pub fn push(&mut self, step: i64, event: MelodyEvent) -> Option<StepNote> {
+        let ended = match event {
+            MelodyEvent::NoEvent => return None,
+            MelodyEvent::NoteOff | MelodyEvent::NoteOn(_) => self.open.take(),
+        };
+        if let MelodyEvent::NoteOn(p) = event {
+            self.open = Some((shift_back(p, self.shift_semitones), step));
+        }
+        ended.map(|(pitch, start)| StepNote::new(pitch, self.velocity, start, step))
+    }
+
+    /// Ends the sounding note, if any, at `end_step`.
+    pub fn finish(&mut self, end_step: i64) -> Option<StepNote> {
+        self.open
+            .take()
+            .map(|(pitch, start)| StepNote::new(pitch, self.velocity, start, end_step))
     }
 }
 
