@@ -3,6 +3,8 @@
 //! Each encoding is pure logic, shared bit for bit with the Python training pipeline through the
 //! test vectors in `models/testdata/`.
 
+pub mod chords;
+pub mod drums;
 pub mod key_melody;
 pub mod lookback;
 pub mod melody;
