@@ -20,7 +20,15 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<ExitCode> {
     let python = std::env::var("ANTIPHON_PYTHON").unwrap_or_else(|_| "python3".into());
     println!("== Python pipeline tests ({python} -m unittest)");
     let status = Command::new(&python)
-        .args(["-m", "unittest", "discover", "-s", "models/python/tests", "-t", "models/python"])
+        .args([
+            "-m",
+            "unittest",
+            "discover",
+            "-s",
+            "models/python/tests",
+            "-t",
+            "models/python",
+        ])
         .current_dir(&ws.root)
         .status()
         .with_context(|| format!("cannot run {python}"))?;
