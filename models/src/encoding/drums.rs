@@ -127,10 +127,10 @@ pub fn events_to_notes(events: &[usize], start_step: i64) -> Vec<StepNote> {
 pub fn write_input(event: usize, position: usize, row: &mut [f32]) {
     row.fill(0.0);
     row[event % NUM_EVENTS] = 1.0;
-    let next = position + 1;
-    for i in 0..COUNTER_BITS {
-        row[NUM_EVENTS + i] = if (next >> i) & 1 == 1 { 1.0 } else { -1.0 };
-    }
+    super::write_binary_counter(
+        position + 1,
+        &mut row[NUM_EVENTS..NUM_EVENTS + COUNTER_BITS],
+    );
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@
 //!   builds assert) and raises `ValueError` in Python; note-ons outside the range are an error of
 //!   the caller and are clamped into it.
 
+use super::lookback::{LOOKBACK_DISTANCES, event_back, repeat_label, repeats};
 use super::melody::MelodyEvent;
 
 /// Lowest pitch of the encoding.
@@ -39,8 +40,6 @@ pub const MIN_PITCH: u8 = 48;
 pub const MAX_PITCH: u8 = 84;
 /// Number of pitches (36).
 const NOTE_RANGE: usize = (MAX_PITCH - MIN_PITCH) as usize;
-/// Lookback distances in steps: 1 bar and 2 bars.
-pub const LOOKBACK_DISTANCES: [usize; 2] = [16, 32];
 /// Bits of the binary counter.
 pub const COUNTER_BITS: usize = 7;
 /// Steps per bar (for the bar-start flag).
@@ -62,11 +61,6 @@ const MAJOR_SCALE: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
 fn pitch_index(pitch: u8) -> usize {
     debug_assert!((MIN_PITCH..MAX_PITCH).contains(&pitch));
     usize::from(pitch.clamp(MIN_PITCH, MAX_PITCH - 1) - MIN_PITCH)
-}
-
-/// Whether the event at `position` equals the event `distance` steps earlier.
-fn repeats(events: &[MelodyEvent], position: usize, distance: usize) -> bool {
-    position >= distance && events[position] == events[position - distance]
 }
 
 /// Sets `flags[k]` for each major key `k` with the highest count of `pitches` in its scale.
@@ -136,9 +130,7 @@ pub fn write_input(events: &[MelodyEvent], position: usize, row: &mut [f32]) {
     }
     offset += LOOKBACK_DISTANCES.len();
     let length = position + 1;
-    for bit in 0..COUNTER_BITS {
-        row[offset + bit] = if (length >> bit) & 1 == 1 { 1.0 } else { -1.0 };
-    }
+    super::write_binary_counter(length, &mut row[offset..offset + COUNTER_BITS]);
     offset += COUNTER_BITS;
     if length.is_multiple_of(STEPS_PER_BAR) {
         row[offset] = 1.0;
@@ -155,14 +147,8 @@ pub fn write_input(events: &[MelodyEvent], position: usize, row: &mut [f32]) {
 
 /// The label of the event at `position`.
 pub fn label(events: &[MelodyEvent], position: usize) -> usize {
-    let longest = LOOKBACK_DISTANCES[LOOKBACK_DISTANCES.len() - 1];
-    if position < longest && events[position] == MelodyEvent::NoEvent {
-        return NUM_CLASSES - 1;
-    }
-    for (i, distance) in LOOKBACK_DISTANCES.into_iter().enumerate().rev() {
-        if repeats(events, position, distance) {
-            return NOTE_RANGE + 2 + i;
-        }
+    if let Some(i) = repeat_label(events, position) {
+        return NOTE_RANGE + 2 + i;
     }
     match events[position] {
         MelodyEvent::NoEvent => NO_EVENT_LABEL,
@@ -178,13 +164,7 @@ pub fn label_to_event(events_so_far: &[MelodyEvent], label: usize) -> MelodyEven
         l if l < NOTE_RANGE => MelodyEvent::NoteOn(MIN_PITCH + l as u8),
         NO_EVENT_LABEL => MelodyEvent::NoEvent,
         NOTE_OFF_LABEL => MelodyEvent::NoteOff,
-        l if l < NUM_CLASSES => {
-            let distance = LOOKBACK_DISTANCES[l - NOTE_RANGE - 2];
-            events_so_far
-                .len()
-                .checked_sub(distance)
-                .map_or(MelodyEvent::NoEvent, |p| events_so_far[p])
-        }
+        l if l < NUM_CLASSES => event_back(events_so_far, LOOKBACK_DISTANCES[l - NOTE_RANGE - 2]),
         _ => MelodyEvent::NoEvent,
     }
 }

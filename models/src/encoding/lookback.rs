@@ -37,7 +37,7 @@ pub const INPUT_SIZE: usize =
 pub const NUM_CLASSES: usize = ONE_HOT_CLASSES + LOOKBACK_DISTANCES.len();
 
 /// Whether the event at `position` equals the event `distance` steps earlier.
-fn repeats(events: &[MelodyEvent], position: usize, distance: usize) -> bool {
+pub(crate) fn repeats(events: &[MelodyEvent], position: usize, distance: usize) -> bool {
     position >= distance && events[position] == events[position - distance]
 }
 
@@ -53,10 +53,7 @@ pub fn write_input(events: &[MelodyEvent], position: usize, row: &mut [f32]) {
         row[offset + ONE_HOT.event_to_class(following)] = 1.0;
         offset += ONE_HOT_CLASSES;
     }
-    let next = position + 1;
-    for bit in 0..COUNTER_BITS {
-        row[offset + bit] = if (next >> bit) & 1 == 1 { 1.0 } else { -1.0 };
-    }
+    super::write_binary_counter(position + 1, &mut row[offset..offset + COUNTER_BITS]);
     offset += COUNTER_BITS;
     for (i, distance) in LOOKBACK_DISTANCES.into_iter().enumerate() {
         if repeats(events, position, distance) {
@@ -65,30 +62,40 @@ pub fn write_input(events: &[MelodyEvent], position: usize, row: &mut [f32]) {
     }
 }
 
+/// The lookback label a position takes, as an index into [`LOOKBACK_DISTANCES`], if any: the
+/// longest distance whose event repeats wins, and during the first two bars a no-event takes the
+/// longest distance's label. Shared with the key-melody encoding.
+pub(crate) fn repeat_label(events: &[MelodyEvent], position: usize) -> Option<usize> {
+    let longest = LOOKBACK_DISTANCES.len() - 1;
+    if position < LOOKBACK_DISTANCES[longest] && events[position] == MelodyEvent::NoEvent {
+        return Some(longest);
+    }
+    (0..LOOKBACK_DISTANCES.len())
+        .rev()
+        .find(|&i| repeats(events, position, LOOKBACK_DISTANCES[i]))
+}
+
+/// The event `distance` steps before the end of `events_so_far` (a no-event before the start):
+/// what a lookback label decodes to.
+pub(crate) fn event_back(events_so_far: &[MelodyEvent], distance: usize) -> MelodyEvent {
+    events_so_far
+        .len()
+        .checked_sub(distance)
+        .map_or(MelodyEvent::NoEvent, |p| events_so_far[p])
+}
+
 /// The label of the event at `position`.
 pub fn label(events: &[MelodyEvent], position: usize) -> usize {
-    let longest = LOOKBACK_DISTANCES[LOOKBACK_DISTANCES.len() - 1];
-    if position < longest && events[position] == MelodyEvent::NoEvent {
-        return NUM_CLASSES - 1;
-    }
-    for (i, distance) in LOOKBACK_DISTANCES.into_iter().enumerate().rev() {
-        if repeats(events, position, distance) {
-            return ONE_HOT_CLASSES + i;
-        }
-    }
-    ONE_HOT.event_to_class(events[position])
+    repeat_label(events, position).map_or_else(
+        || ONE_HOT.event_to_class(events[position]),
+        |i| ONE_HOT_CLASSES + i,
+    )
 }
 
 /// The event a label stands for, after the events `events_so_far`.
 pub fn label_to_event(events_so_far: &[MelodyEvent], label: usize) -> MelodyEvent {
     match label.checked_sub(ONE_HOT_CLASSES) {
-        Some(i) if i < LOOKBACK_DISTANCES.len() => {
-            let distance = LOOKBACK_DISTANCES[i];
-            events_so_far
-                .len()
-                .checked_sub(distance)
-                .map_or(MelodyEvent::NoEvent, |p| events_so_far[p])
-        }
+        Some(i) if i < LOOKBACK_DISTANCES.len() => event_back(events_so_far, LOOKBACK_DISTANCES[i]),
         _ => ONE_HOT.class_to_event(label),
     }
 }

@@ -11,6 +11,14 @@ pub mod melody;
 
 use serde::{Deserialize, Serialize};
 
+/// Writes the ±1 binary counter of `value` into `bits`: bit `i` is +1 when set, −1 when clear
+/// (Magenta's metric-position and length counters).
+pub fn write_binary_counter(value: usize, bits: &mut [f32]) {
+    for (i, bit) in bits.iter_mut().enumerate() {
+        *bit = if (value >> i) & 1 == 1 { 1.0 } else { -1.0 };
+    }
+}
+
 /// An encoding and its parameters, as written in a model's `antiphon.encoding` metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "snake_case")]

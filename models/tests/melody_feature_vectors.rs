@@ -1,14 +1,46 @@
-//! The Rust Lookback encoding against the vectors the Python pipeline also checks
-//! (`models/testdata/lookback_vectors.json`): if either side drifts, a test fails.
+//! The Rust Lookback and KeyMelody encodings against the vectors the Python pipeline also checks
+//! (`models/testdata/lookback_vectors.json`, `models/testdata/key_melody_vectors.json`): if
+//! either side drifts, a test fails.
 
-use antiphon_models::encoding::lookback::{INPUT_SIZE, label, label_to_event, write_input};
 use antiphon_models::encoding::melody::MelodyEvent;
+use antiphon_models::encoding::{key_melody, lookback};
 use serde_json::Value;
 
-fn vectors() -> Value {
-    let path = concat!(
+/// One melody feature encoding, by its functions.
+struct Encoding {
+    /// Its vectors file in `models/testdata/`.
+    vectors: &'static str,
+    /// Width of an input row.
+    input_size: usize,
+    /// Writes the input row of a position.
+    write_input: fn(&[MelodyEvent], usize, &mut [f32]),
+    /// The label of a position.
+    label: fn(&[MelodyEvent], usize) -> usize,
+    /// The event a label stands for after a history.
+    label_to_event: fn(&[MelodyEvent], usize) -> MelodyEvent,
+}
+
+const LOOKBACK: Encoding = Encoding {
+    vectors: "lookback_vectors.json",
+    input_size: lookback::INPUT_SIZE,
+    write_input: lookback::write_input,
+    label: lookback::label,
+    label_to_event: lookback::label_to_event,
+};
+
+const KEY_MELODY: Encoding = Encoding {
+    vectors: "key_melody_vectors.json",
+    input_size: key_melody::INPUT_SIZE,
+    write_input: key_melody::write_input,
+    label: key_melody::label,
+    label_to_event: key_melody::label_to_event,
+};
+
+fn vectors(encoding: &Encoding) -> Value {
+    let path = format!(
+        "{}/testdata/{}",
         env!("CARGO_MANIFEST_DIR"),
-        "/testdata/lookback_vectors.json"
+        encoding.vectors
     );
     serde_json::from_str(&std::fs::read_to_string(path).expect("vectors file"))
         .expect("vectors JSON")
@@ -51,19 +83,19 @@ fn expected_nonzero(v: &Value) -> Vec<(usize, f32)> {
         .collect()
 }
 
-#[test]
-fn given_the_shared_vectors_when_encoded_in_rust_then_rows_labels_and_decoding_match() {
-    let all = vectors();
+/// Checks every case and decode case of an encoding's vectors file.
+fn check(encoding: &Encoding, min_cases: usize) {
+    let all = vectors(encoding);
     let cases = all["cases"].as_array().unwrap();
-    assert!(cases.len() >= 8, "the vectors file lost cases");
+    assert!(cases.len() >= min_cases, "{} lost cases", encoding.vectors);
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let events = events(&case["events"]);
         let expected = &case["expected"];
         for input in expected["inputs"].as_array().unwrap() {
             let position = input["position"].as_u64().unwrap() as usize;
-            let mut row = vec![0.5; INPUT_SIZE];
-            write_input(&events, position, &mut row);
+            let mut row = vec![0.5; encoding.input_size];
+            (encoding.write_input)(&events, position, &mut row);
             assert_eq!(
                 nonzero(&row),
                 expected_nonzero(&input["nonzero"]),
@@ -71,7 +103,7 @@ fn given_the_shared_vectors_when_encoded_in_rust_then_rows_labels_and_decoding_m
             );
         }
         let labels: Vec<u64> = (0..events.len())
-            .map(|p| label(&events, p) as u64)
+            .map(|p| (encoding.label)(&events, p) as u64)
             .collect();
         let expected_labels: Vec<u64> = expected["labels"]
             .as_array()
@@ -82,7 +114,7 @@ fn given_the_shared_vectors_when_encoded_in_rust_then_rows_labels_and_decoding_m
         assert_eq!(labels, expected_labels, "{name}: labels");
         let mut decoded = Vec::new();
         for &l in &expected_labels {
-            let e = label_to_event(&decoded, l as usize);
+            let e = (encoding.label_to_event)(&decoded, l as usize);
             decoded.push(e);
         }
         assert_eq!(
@@ -92,18 +124,23 @@ fn given_the_shared_vectors_when_encoded_in_rust_then_rows_labels_and_decoding_m
         );
         assert_eq!(decoded, events, "{name}: round trip");
     }
-}
-
-#[test]
-fn given_the_shared_decode_cases_when_decoded_in_rust_then_each_event_matches() {
-    let all = vectors();
     for d in all["decode_cases"].as_array().unwrap() {
         let history = events(&d["history"]);
         let l = d["label"].as_u64().unwrap() as usize;
         assert_eq!(
-            label_to_event(&history, l),
+            (encoding.label_to_event)(&history, l),
             event(d["event"].as_i64().unwrap()),
             "{d}"
         );
     }
+}
+
+#[test]
+fn given_the_shared_lookback_vectors_when_encoded_in_rust_then_rows_labels_and_decoding_match() {
+    check(&LOOKBACK, 8);
+}
+
+#[test]
+fn given_the_shared_key_melody_vectors_when_encoded_in_rust_then_rows_labels_and_decoding_match() {
+    check(&KEY_MELODY, 10);
 }
