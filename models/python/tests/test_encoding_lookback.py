@@ -4,7 +4,6 @@ Run from the repository root:
     python3 -m unittest discover -s models/python/tests -t models/python
 """
 
-import json
 import sys
 import unittest
 from pathlib import Path
@@ -14,55 +13,13 @@ sys.path.insert(0, str(HERE.parent))
 
 from antiphon_train import encoding_lookback as lb  # noqa: E402
 
-VECTORS = HERE.parent.parent / "testdata" / "lookback_vectors.json"
+from tests.melody_feature_vectors import SharedVectorsMixin  # noqa: E402
 
 
-def load():
-    with open(VECTORS) as f:
-        return json.load(f)
-
-
-def nonzero(row):
-    return [[i, v] for i, v in enumerate(row) if v != 0.0]
-
-
-class SharedVectors(unittest.TestCase):
-    def test_file_is_well_formed(self):
-        cases = load()["cases"]
-        self.assertGreaterEqual(len(cases), 8)
-        names = [c["name"] for c in cases]
-        self.assertEqual(len(names), len(set(names)))
-        for c in cases:
-            self.assertEqual(len(c["expected"]["labels"]), len(c["events"]), c["name"])
-
-    def test_inputs(self):
-        for case in load()["cases"]:
-            for expected in case["expected"]["inputs"]:
-                with self.subTest(case=case["name"], position=expected["position"]):
-                    row = lb.input_row(case["events"], expected["position"])
-                    self.assertEqual(len(row), lb.INPUT_SIZE)
-                    self.assertEqual(nonzero(row), expected["nonzero"])
-
-    def test_labels(self):
-        for case in load()["cases"]:
-            with self.subTest(case=case["name"]):
-                events = case["events"]
-                got = [lb.label(events, p) for p in range(len(events))]
-                self.assertEqual(got, case["expected"]["labels"])
-
-    def test_decoding_round_trip(self):
-        for case in load()["cases"]:
-            with self.subTest(case=case["name"]):
-                decoded = []
-                for label in case["expected"]["labels"]:
-                    decoded.append(lb.label_to_event(decoded, label))
-                self.assertEqual(decoded, case["expected"]["decoded_events"])
-                self.assertEqual(decoded, case["events"])
-
-    def test_decode_cases(self):
-        for d in load()["decode_cases"]:
-            with self.subTest(d=d):
-                self.assertEqual(lb.label_to_event(d["history"], d["label"]), d["event"])
+class SharedVectors(SharedVectorsMixin, unittest.TestCase):
+    encoding = lb
+    vectors = HERE.parent.parent / "testdata" / "lookback_vectors.json"
+    min_cases = 8
 
 
 class Properties(unittest.TestCase):
