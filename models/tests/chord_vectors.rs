@@ -4,12 +4,7 @@
 use antiphon_models::encoding::chords::{self, Chord};
 use serde_json::{Value, json};
 
-/// The parsed vectors file.
-fn vectors() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/chord_vectors.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("vectors file"))
-        .expect("vectors JSON")
-}
+mod vectors;
 
 /// A chord as the vectors write it.
 fn as_json(chord: Option<&Chord>) -> Value {
@@ -53,7 +48,7 @@ fn check(what: &str, chord: Option<&Chord>, expected: &Value) {
 
 #[test]
 fn given_the_shared_symbol_vectors_when_parsed_in_rust_then_every_case_matches() {
-    let all = vectors();
+    let all = vectors::load("chord_vectors.json");
     let cases = all["symbol_cases"].as_array().unwrap();
     assert!(cases.len() >= 10, "the vectors file lost cases");
     for case in cases {
@@ -72,7 +67,7 @@ fn given_the_shared_symbol_vectors_when_parsed_in_rust_then_every_case_matches()
 
 #[test]
 fn given_the_shared_held_note_vectors_when_recognized_in_rust_then_every_case_matches() {
-    let all = vectors();
+    let all = vectors::load("chord_vectors.json");
     let cases = all["held_cases"].as_array().unwrap();
     assert!(cases.len() >= 10, "the vectors file lost cases");
     for case in cases {

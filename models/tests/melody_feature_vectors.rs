@@ -6,6 +6,8 @@ use antiphon_models::encoding::melody::MelodyEvent;
 use antiphon_models::encoding::{key_melody, lookback};
 use serde_json::Value;
 
+mod vectors;
+
 /// One melody feature encoding, by its functions.
 struct Encoding {
     /// Its vectors file in `models/testdata/`.
@@ -35,16 +37,6 @@ const KEY_MELODY: Encoding = Encoding {
     label: key_melody::label,
     label_to_event: key_melody::label_to_event,
 };
-
-fn vectors(encoding: &Encoding) -> Value {
-    let path = format!(
-        "{}/testdata/{}",
-        env!("CARGO_MANIFEST_DIR"),
-        encoding.vectors
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("vectors file"))
-        .expect("vectors JSON")
-}
 
 fn event(code: i64) -> MelodyEvent {
     match code {
@@ -85,7 +77,7 @@ fn expected_nonzero(v: &Value) -> Vec<(usize, f32)> {
 
 /// Checks every case and decode case of an encoding's vectors file.
 fn check(encoding: &Encoding, min_cases: usize) {
-    let all = vectors(encoding);
+    let all = vectors::load(encoding.vectors);
     let cases = all["cases"].as_array().unwrap();
     assert!(cases.len() >= min_cases, "{} lost cases", encoding.vectors);
     for case in cases {

@@ -1,38 +1,11 @@
 //! The Rust melody encoder against the vectors the Python pipeline also checks
 //! (`models/testdata/melody_onehot_vectors.json`): if either side drifts, a test fails.
 
-use antiphon_models::StepNote;
 use antiphon_models::encoding::EncodingSpec;
 use antiphon_models::encoding::melody::MelodyEvent;
-use serde_json::Value;
 
-fn vectors() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/melody_onehot_vectors.json"
-    );
-    serde_json::from_str(&std::fs::read_to_string(path).expect("vectors file"))
-        .expect("vectors JSON")
-}
-
-fn ints(v: &Value) -> Vec<i64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_i64().unwrap())
-        .collect()
-}
-
-fn notes(v: &Value) -> Vec<StepNote> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|n| {
-            let n = ints(n);
-            StepNote::new(n[0] as u8, 100, n[1], n[2])
-        })
-        .collect()
-}
+mod vectors;
+use vectors::{ints, notes};
 
 fn event_code(e: MelodyEvent) -> i64 {
     match e {
@@ -44,7 +17,7 @@ fn event_code(e: MelodyEvent) -> i64 {
 
 #[test]
 fn given_the_shared_vectors_when_encoded_in_rust_then_every_case_matches() {
-    let all = vectors();
+    let all = vectors::load("melody_onehot_vectors.json");
     let cases = all["cases"].as_array().unwrap();
     assert!(cases.len() >= 20, "the vectors file lost cases");
     for case in cases {
