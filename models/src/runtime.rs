@@ -59,11 +59,6 @@ pub fn environment(search_dirs: &[PathBuf]) -> Result<&'static Environment, Mode
     Ok(ENVIRONMENT.get_or_init(|| env))
 }
 
-/// Whether ONNX Runtime has been loaded in this process.
-pub fn is_loaded() -> bool {
-    ENVIRONMENT.get().is_some()
-}
-
 /// Finds the library file: the environment variable if set, else the newest ONNX Runtime library
 /// in the first folder of `search_dirs` that has one.
 pub fn locate(search_dirs: &[PathBuf]) -> Result<PathBuf, ModelError> {

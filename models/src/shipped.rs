@@ -1,6 +1,5 @@
 //! The models that ship inside Antiphon, built into the binary so they can't go missing.
 
-use crate::contract::Family;
 use crate::session::ModelSource;
 
 /// Melody RNN, basic one-hot encoding (`models/onnx/melody_basic.onnx`).
@@ -8,14 +7,6 @@ pub const MELODY_BASIC: ModelSource = ModelSource::Embedded {
     name: "melody_basic",
     bytes: include_bytes!("../onnx/melody_basic.onnx"),
 };
-
-/// The shipped model of a family, if this build has one.
-pub fn for_family(family: Family) -> Option<ModelSource> {
-    match family {
-        Family::Melody => Some(MELODY_BASIC),
-        _ => None,
-    }
-}
 
 /// Every shipped model.
 pub const ALL: &[ModelSource] = &[MELODY_BASIC];

@@ -246,7 +246,7 @@ impl AudioEngine {
             self.was_bypassed = true;
             while self.answers.pop().is_some() {}
             for i in 0..self.inputs.len() {
-                self.pass_through(self.inputs[i], true);
+                self.pass_through(self.inputs[i]);
             }
         } else {
             if self.was_bypassed {
@@ -370,7 +370,7 @@ impl AudioEngine {
                     });
                 }
                 if settings.midi_thru {
-                    self.pass_through(event, false);
+                    self.pass_through(event);
                 }
             }
             InputEvent::NoteOff { channel, key, .. } => {
@@ -378,7 +378,7 @@ impl AudioEngine {
                     self.capture(NoteKind::Off, channel, key, 0, beats);
                     self.player.cancel_calls_ending_after(beats);
                 }
-                self.pass_through(event, false);
+                self.pass_through(event);
             }
             InputEvent::AllNotesOff { offset, channel } => {
                 self.output.release_channel(offset, Owner::Thru, channel);
@@ -388,7 +388,7 @@ impl AudioEngine {
     }
 
     /// Sends a player's event on unchanged (thru or bypass).
-    fn pass_through(&mut self, event: InputEvent, bypassed: bool) {
+    fn pass_through(&mut self, event: InputEvent) {
         match event {
             InputEvent::NoteOn {
                 offset,
@@ -413,9 +413,6 @@ impl AudioEngine {
             }
             InputEvent::AllNotesOff { offset, channel } => {
                 self.output.release_channel(offset, Owner::Thru, channel);
-                if bypassed {
-                    self.output.release_channel(offset, Owner::Answer, channel);
-                }
             }
         }
     }

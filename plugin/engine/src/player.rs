@@ -193,17 +193,12 @@ impl AnswerPlayer {
     }
 
     /// Forgets everything: waiting notes, answers, and sounding notes (the caller ends those
-    /// through its output first, see [`AnswerPlayer::sounding`]).
+    /// through its output first).
     pub fn clear(&mut self) {
         self.active.clear();
         self.pending.clear();
         self.sounding.clear();
         self.receiving = Receiving::Nothing;
-    }
-
-    /// The sounding notes.
-    pub fn sounding(&self) -> &[SoundingNote] {
-        &self.sounding
     }
 
     /// Starts a block: notes started in an earlier block may end anywhere in this one.

@@ -1,7 +1,7 @@
 //! The two lock-free rings between the audio thread and the worker, each made as a pair by one
 //! constructor: captured input (audio → worker) and answers (worker → audio).
 
-use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::traits::{Consumer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 /// Capacity of the capture ring, in events.
@@ -140,11 +140,6 @@ impl CaptureConsumer {
     pub fn peek(&self) -> Option<&CaptureEvent> {
         self.inner.first()
     }
-
-    /// Whether events are waiting.
-    pub fn has_pending(&self) -> bool {
-        !self.inner.is_empty()
-    }
 }
 
 impl AnswerProducer {
@@ -152,22 +147,12 @@ impl AnswerProducer {
     pub fn push(&mut self, msg: AnswerMsg) -> Result<(), AnswerMsg> {
         self.inner.try_push(msg)
     }
-
-    /// Free room, in messages.
-    pub fn room(&self) -> usize {
-        self.inner.vacant_len()
-    }
 }
 
 impl AnswerConsumer {
     /// Takes the oldest message. Never blocks or allocates.
     pub fn pop(&mut self) -> Option<AnswerMsg> {
         self.inner.try_pop()
-    }
-
-    /// Looks at the oldest message without taking it.
-    pub fn peek(&self) -> Option<&AnswerMsg> {
-        self.inner.first()
     }
 }
 
@@ -189,10 +174,10 @@ mod tests {
                 seq,
             }));
         }
-        assert!(c.has_pending());
+        assert!(c.peek().is_some());
         let seqs: Vec<u64> = std::iter::from_fn(|| c.pop()).map(|e| e.seq).collect();
         assert_eq!(seqs, vec![0, 1, 2]);
-        assert!(!c.has_pending());
+        assert!(c.peek().is_none());
     }
 
     #[test]
@@ -209,7 +194,6 @@ mod tests {
         for _ in 0..ANSWER_CAPACITY {
             p.push(msg).unwrap();
         }
-        assert_eq!(p.room(), 0);
         assert_eq!(p.push(msg), Err(msg));
     }
 }
