@@ -129,6 +129,15 @@ pub fn check(
     encoding
         .validate()
         .map_err(|e| format!("antiphon.encoding: {e}"))?;
+    if encoding.family() != family {
+        return Err(format!(
+            "antiphon.family is {family} but encoding {} belongs to family {} (expected \
+             antiphon.family {:?})",
+            encoding.name(),
+            encoding.family(),
+            encoding.family().as_str()
+        ));
+    }
     let card: Value = serde_json::from_str(get("antiphon.card")?)
         .map_err(|e| format!("antiphon.card is not JSON: {e}"))?;
     if !card.is_object() {
@@ -303,6 +312,35 @@ mod tests {
         o.pop();
         let err = check("file", &metadata(), &i, &o).unwrap_err();
         assert!(err.contains("state_out.1"), "{err}");
+    }
+
+    #[test]
+    fn given_a_family_that_does_not_fit_the_encoding_when_checked_then_it_says_which_fits() {
+        let (i, o) = graph();
+        let mut m = metadata();
+        m.insert("antiphon.family".into(), "drums".into());
+        let err = check("file", &m, &i, &o).unwrap_err();
+        assert!(err.contains("drums") && err.contains("\"melody\""), "{err}");
+    }
+
+    #[test]
+    fn given_a_drum_kit_model_when_checked_then_it_is_a_drums_model_with_512_classes() {
+        let mut m = metadata();
+        m.insert("antiphon.family".into(), "drums".into());
+        m.insert(
+            "antiphon.encoding".into(),
+            r#"{"name":"drum_kit","steps_per_quarter":4}"#.into(),
+        );
+        let i = vec![decl("inputs", &[-1, -1, 518]), decl("state_in.0", &[-1, 8])];
+        let o = vec![
+            decl("logits", &[-1, -1, 512]),
+            decl("state_out.0", &[-1, 8]),
+        ];
+        let info = check("file", &m, &i, &o).unwrap();
+        assert_eq!(
+            (info.family, info.input_size, info.classes),
+            (Family::Drums, 518, 512)
+        );
     }
 
     #[test]

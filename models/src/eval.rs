@@ -1,24 +1,53 @@
 //! Evaluation of a model on a data set, through the same runtime the plugin uses: negative
-//! log-likelihood per step, accuracy, and the unigram baseline of the same data.
+//! log-likelihood per step, accuracy, and two baselines of the same data (unigram and bigram).
+//!
+//! Every encoding is scored through its [`StepCodec`]: a piece's notes become events, the model
+//! reads the rows of events `0..T-1` and is scored on the labels of events `1..T` (the classes it
+//! should predict, e.g. lookback repeat labels).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::contract::Family;
-use crate::encoding::EncodingSpec;
+use crate::encoding::chords::parse_symbol;
 use crate::error::ModelError;
-use crate::midi_file;
+use crate::generate::ChordChange;
+use crate::generate::beam::Stepper;
+use crate::generate::codec::{ChordTrack, CodecVisitor, StepCodec, visit_codec};
+use crate::midi_file::{self, MidiNotes};
 use crate::notes::{StepNote, quarters_to_step};
 use crate::sampling::log_softmax;
 use crate::session::StepModel;
+
+/// The name of the split the bigram baseline is counted on when a data set has it.
+pub const TRAIN_SPLIT: &str = "train";
+
+/// One piece of a data set: notes on the model's step grid, and the chords (Improv).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Piece {
+    /// The notes, from step 0.
+    pub notes: Vec<StepNote>,
+    /// Chord changes, in steps from step 0 (empty: no chords).
+    pub chords: Vec<ChordChange>,
+}
+
+impl Piece {
+    /// A piece of notes without chords.
+    pub fn of_notes(notes: Vec<StepNote>) -> Self {
+        Self {
+            notes,
+            chords: Vec::new(),
+        }
+    }
+}
 
 /// One split of a data set: pieces of notes on the model's step grid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     /// The split's name (`train`, `valid`, a folder name, or `all`).
     pub name: String,
-    /// The pieces, each a list of notes from step 0.
-    pub pieces: Vec<Vec<StepNote>>,
+    /// The pieces.
+    pub pieces: Vec<Piece>,
 }
 
 /// The figures of one split.
@@ -36,18 +65,23 @@ pub struct SplitReport {
     pub accuracy: f64,
     /// The unigram baseline: entropy of the split's own class frequencies (add-one smoothed).
     pub unigram_nll_per_step: f64,
+    /// The bigram baseline: mean NLL of each label given the one before, with add-one smoothed
+    /// pair counts of the `train` split (of this split when the data set has no `train`).
+    pub bigram_nll_per_step: f64,
 }
 
 impl fmt::Display for SplitReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "split={} nll_per_step={:.4} steps={} accuracy={:.4} unigram_nll_per_step={:.4} pieces={}",
+            "split={} nll_per_step={:.4} steps={} accuracy={:.4} unigram_nll_per_step={:.4} \
+             bigram_nll_per_step={:.4} pieces={}",
             self.name,
             self.nll_per_step,
             self.steps,
             self.accuracy,
             self.unigram_nll_per_step,
+            self.bigram_nll_per_step,
             self.pieces
         )
     }
@@ -61,8 +95,12 @@ pub struct FramesPerQuarter(pub u32);
 /// inside form the split `all`), or a JSON file of piano-roll pieces by split (`{"train": [piece,
 /// …], "valid": …}`, a piece a list of frames, a frame a list of MIDI pitches).
 ///
-/// For a monophonic `family` the JSON frames become their top line. `frames_per_quarter` is
-/// needed for JSON (guessed from a file name containing `16th` or `quarter` when absent).
+/// Which notes of a MIDI file count depends on the family: drums take the notes on channel index
+/// 9 (all notes when a file has none there); Improv takes every note as melody and the chords
+/// from marker meta events whose text is a chord symbol (`N.C.` = no chord; other markers are
+/// ignored), each starting where its marker is; the other families take every note off channel
+/// index 9. For a monophonic `family` the JSON frames become their top line. `frames_per_quarter`
+/// is needed for JSON (guessed from a file name containing `16th` or `quarter` when absent).
 /// Unreadable MIDI files are reported on stderr and skipped.
 pub fn load_dataset(
     path: &Path,
@@ -144,28 +182,65 @@ fn load_midi_folder(
                 continue;
             }
         };
-        let notes: Vec<StepNote> = midi
-            .notes
-            .iter()
-            .filter(|n| n.channel != 9 || family == Family::Drums)
-            .map(|n| {
-                StepNote::new(
-                    n.pitch,
-                    n.velocity,
-                    quarters_to_step(n.start_quarters, steps_per_quarter),
-                    quarters_to_step(n.end_quarters, steps_per_quarter),
-                )
-            })
-            .collect();
+        let piece = piece_of_midi(&midi, family, steps_per_quarter);
         match splits.iter_mut().find(|s| s.name == split_name) {
-            Some(split) => split.pieces.push(notes),
+            Some(split) => split.pieces.push(piece),
             None => splits.push(Split {
                 name: split_name,
-                pieces: vec![notes],
+                pieces: vec![piece],
             }),
         }
     }
     Ok(splits)
+}
+
+/// The piece a family reads from a MIDI file (see [`load_dataset`]).
+pub fn piece_of_midi(midi: &MidiNotes, family: Family, steps_per_quarter: u32) -> Piece {
+    let on_grid = |n: &midi_file::FileNote| {
+        StepNote::new(
+            n.pitch,
+            n.velocity,
+            quarters_to_step(n.start_quarters, steps_per_quarter),
+            quarters_to_step(n.end_quarters, steps_per_quarter),
+        )
+    };
+    let notes: Vec<StepNote> = match family {
+        Family::Drums => {
+            let drums: Vec<StepNote> = midi
+                .notes
+                .iter()
+                .filter(|n| n.channel == 9)
+                .map(on_grid)
+                .collect();
+            if drums.is_empty() {
+                midi.notes.iter().map(on_grid).collect()
+            } else {
+                drums
+            }
+        }
+        Family::Improv => midi.notes.iter().map(on_grid).collect(),
+        _ => midi
+            .notes
+            .iter()
+            .filter(|n| n.channel != 9)
+            .map(on_grid)
+            .collect(),
+    };
+    let chords = if family == Family::Improv {
+        midi.markers
+            .iter()
+            .filter_map(|m| {
+                let chord = parse_symbol(&m.text).ok()?;
+                Some(ChordChange {
+                    start_step: quarters_to_step(m.quarters, steps_per_quarter),
+                    chord,
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Piece { notes, chords }
 }
 
 /// Recursively collects `.mid`/`.midi` files.
@@ -236,7 +311,7 @@ fn load_pianoroll_json(
         let pieces = pieces
             .iter()
             .map(|frames| {
-                if is_monophonic(family) {
+                Piece::of_notes(if is_monophonic(family) {
                     let top: Vec<Vec<u8>> = frames
                         .iter()
                         .map(|f| f.iter().max().map(|&p| vec![p]).unwrap_or_default())
@@ -244,7 +319,7 @@ fn load_pianoroll_json(
                     frames_to_notes(&top, steps_per_frame)
                 } else {
                     frames_to_notes(frames, steps_per_frame)
-                }
+                })
             })
             .collect();
         splits.push(Split { name, pieces });
@@ -281,22 +356,85 @@ pub fn frames_to_notes(frames: &[Vec<u8>], steps_per_frame: i64) -> Vec<StepNote
     notes
 }
 
-/// The class sequence of one piece under a model's encoding.
-fn classes_of(encoding: &EncodingSpec, notes: &[StepNote]) -> Vec<usize> {
-    match encoding {
-        EncodingSpec::MelodyOnehot(spec) => spec
-            .encode(notes)
-            .events
-            .into_iter()
-            .map(|e| spec.event_to_class(e))
-            .collect(),
+/// The labels of one piece under an encoding: the class of each event from step 0.
+pub fn labels_of<C: StepCodec>(codec: &C, notes: &[StepNote]) -> Vec<usize> {
+    let (events, _) = codec.encode(notes);
+    (0..events.len()).map(|t| codec.label(&events, t)).collect()
+}
+
+/// Add-one-smoothed bigram counts of label pairs `(y[t-1], y[t])`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bigrams {
+    /// Number of classes `C`.
+    classes: usize,
+    /// `pairs[a * C + b]` = n(a, b).
+    pairs: Vec<u32>,
+    /// `firsts[a]` = n(a) = Σ_b n(a, b).
+    firsts: Vec<u64>,
+}
+
+impl Bigrams {
+    /// No pairs counted yet, over `classes` classes.
+    pub fn new(classes: usize) -> Self {
+        Self {
+            classes,
+            pairs: vec![0; classes * classes],
+            firsts: vec![0; classes],
+        }
+    }
+
+    /// Counts the pairs of one label sequence.
+    pub fn count(&mut self, labels: &[usize]) {
+        for pair in labels.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if a < self.classes && b < self.classes {
+                self.pairs[a * self.classes + b] += 1;
+                self.firsts[a] += 1;
+            }
+        }
+    }
+
+    /// `-ln P(b | a)` with `P(b | a) = (n(a, b) + 1) / (n(a) + C)`.
+    pub fn nll(&self, a: usize, b: usize) -> f64 {
+        let (n_ab, n_a) = if a < self.classes && b < self.classes {
+            (self.pairs[a * self.classes + b], self.firsts[a])
+        } else {
+            (0, 0)
+        };
+        -((f64::from(n_ab) + 1.0) / (n_a as f64 + self.classes as f64)).ln()
     }
 }
 
 /// Evaluates `model` on every split.
 pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitReport>, ModelError> {
-    let info = model.info().clone();
-    let (width, classes) = (info.input_size, info.classes);
+    /// Runs the evaluation once the codec is known.
+    struct Run<'a>(&'a mut StepModel, &'a [Split]);
+    impl CodecVisitor for Run<'_> {
+        type Output = Result<Vec<SplitReport>, ModelError>;
+        fn visit<C: StepCodec + 'static>(self, codec: C) -> Self::Output {
+            evaluate_with(&codec, self.0, self.1)
+        }
+    }
+    let encoding = model.info().encoding.clone();
+    visit_codec(&encoding, Run(model, splits))
+}
+
+/// Evaluates a model read through `codec` on every split (see the module doc). The bigram
+/// baseline is counted on the split named [`TRAIN_SPLIT`] when there is one, else on each split
+/// itself.
+pub fn evaluate_with<C: StepCodec, M: Stepper>(
+    codec: &C,
+    model: &mut M,
+    splits: &[Split],
+) -> Result<Vec<SplitReport>, ModelError> {
+    let (width, classes) = (codec.input_size(), codec.num_classes());
+    let train_bigrams = splits.iter().find(|s| s.name == TRAIN_SPLIT).map(|train| {
+        let mut bigrams = Bigrams::new(classes);
+        for piece in &train.pieces {
+            bigrams.count(&labels_of(codec, &piece.notes));
+        }
+        bigrams
+    });
     let mut reports = Vec::new();
     let mut inputs = Vec::new();
     let mut logits = Vec::new();
@@ -307,20 +445,23 @@ pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitRepo
         let mut correct = 0usize;
         let mut pieces = 0usize;
         let mut counts = vec![0usize; classes];
-        for notes in &split.pieces {
-            let seq = classes_of(&info.encoding, notes);
-            if seq.len() < 2 {
+        let mut sequences: Vec<Vec<usize>> = Vec::new();
+        for piece in &split.pieces {
+            let (events, _) = codec.encode(&piece.notes);
+            if events.len() < 2 {
                 continue;
             }
-            let time = seq.len() - 1;
+            let labels: Vec<usize> = (0..events.len()).map(|t| codec.label(&events, t)).collect();
+            let chords = ChordTrack::new(&piece.chords);
+            let time = events.len() - 1;
             inputs.clear();
             inputs.resize(time * width, 0.0f32);
-            for (row, &class) in inputs.chunks_mut(width).zip(&seq[..time]) {
-                row[class] = 1.0;
+            for (position, row) in inputs.chunks_mut(width).enumerate() {
+                codec.write_input(&events, position, &chords, row);
             }
             let mut state = model.zero_state(1);
             model.run(&inputs, time, &mut state, &mut logits)?;
-            for (t, &target) in seq[1..].iter().enumerate() {
+            for (t, &target) in labels[1..].iter().enumerate() {
                 let row = &logits[t * classes..(t + 1) * classes];
                 log_softmax(row, 1.0, &mut log_probs);
                 nll -= log_probs[target];
@@ -334,6 +475,7 @@ pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitRepo
             }
             steps += time;
             pieces += 1;
+            sequences.push(labels);
         }
         if steps == 0 {
             return Err(ModelError::Data(format!(
@@ -341,6 +483,23 @@ pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitRepo
                 split.name
             )));
         }
+        let own_bigrams;
+        let bigrams = match &train_bigrams {
+            Some(b) => b,
+            None => {
+                let mut b = Bigrams::new(classes);
+                for labels in &sequences {
+                    b.count(labels);
+                }
+                own_bigrams = b;
+                &own_bigrams
+            }
+        };
+        let bigram_nll: f64 = sequences
+            .iter()
+            .flat_map(|labels| labels.windows(2))
+            .map(|pair| bigrams.nll(pair[0], pair[1]))
+            .sum();
         reports.push(SplitReport {
             name: split.name.clone(),
             pieces,
@@ -348,6 +507,7 @@ pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitRepo
             nll_per_step: nll / steps as f64,
             accuracy: correct as f64 / steps as f64,
             unigram_nll_per_step: unigram_entropy(&counts),
+            bigram_nll_per_step: bigram_nll / steps as f64,
         });
     }
     Ok(reports)

@@ -20,7 +20,10 @@ pub mod shipped;
 
 pub use contract::{Family, ModelInfo};
 pub use error::ModelError;
-pub use generate::{GenerateRequest, GeneratedNote, Generator, StepControl};
+pub use generate::{
+    BeamSettings, ChordChange, GenerateRequest, GeneratedNote, Generator, PitchMask, Scale,
+    StepControl,
+};
 pub use notes::StepNote;
 pub use sampling::Rng;
 pub use session::StepModel;

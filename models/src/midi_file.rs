@@ -21,11 +21,23 @@ pub struct FileNote {
     pub end_quarters: f64,
 }
 
-/// The notes of a MIDI file and its first tempo.
+/// A marker meta event (FF 06): a text at a point in time (Antiphon's evaluation files put chord
+/// symbols there).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileMarker {
+    /// When, in quarter notes from the start of the file.
+    pub quarters: f64,
+    /// The marker's text (invalid UTF-8 replaced).
+    pub text: String,
+}
+
+/// The notes of a MIDI file, its markers and its first tempo.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MidiNotes {
     /// Every note of every track, sorted by start then pitch.
     pub notes: Vec<FileNote>,
+    /// Every marker of every track, sorted by time (file order within a time).
+    pub markers: Vec<FileMarker>,
     /// The first tempo in the file, in quarter notes per minute (120 when none is set).
     pub tempo_qpm: f64,
 }
@@ -49,6 +61,7 @@ pub fn parse(bytes: &[u8]) -> Result<MidiNotes, String> {
         return Err("zero ticks per quarter note".into());
     }
     let mut notes = Vec::new();
+    let mut markers = Vec::new();
     let mut tempo_qpm = None;
     for track in &smf.tracks {
         let mut tick: u64 = 0;
@@ -90,6 +103,10 @@ pub fn parse(bytes: &[u8]) -> Result<MidiNotes, String> {
                         tempo_qpm = Some(60_000_000.0 / us);
                     }
                 }
+                TrackEventKind::Meta(MetaMessage::Marker(text)) => markers.push(FileMarker {
+                    quarters: tick as f64 / ticks_per_quarter,
+                    text: String::from_utf8_lossy(text).into_owned(),
+                }),
                 _ => {}
             }
         }
@@ -103,18 +120,25 @@ pub fn parse(bytes: &[u8]) -> Result<MidiNotes, String> {
             .total_cmp(&b.start_quarters)
             .then(a.pitch.cmp(&b.pitch))
     });
+    markers.sort_by(|a, b| a.quarters.total_cmp(&b.quarters));
     Ok(MidiNotes {
         notes,
+        markers,
         tempo_qpm: tempo_qpm.unwrap_or(120.0),
     })
 }
 
 /// Encodes notes as a single-track MIDI file (format 0) at `tempo_qpm`, 480 ticks per quarter.
 pub fn write(notes: &[FileNote], tempo_qpm: f64) -> Vec<u8> {
+    write_with_markers(notes, &[], tempo_qpm)
+}
+
+/// Like [`write`], with marker meta events; a marker comes before the notes at its tick.
+pub fn write_with_markers(notes: &[FileNote], markers: &[FileMarker], tempo_qpm: f64) -> Vec<u8> {
     const TICKS: f64 = 480.0;
     // (tick, order, event): note-offs sort before note-ons at the same tick.
-    let mut timed: Vec<(u64, u8, TrackEventKind<'static>)> =
-        Vec::with_capacity(notes.len() * 2 + 1);
+    let mut timed: Vec<(u64, u8, TrackEventKind<'_>)> =
+        Vec::with_capacity(notes.len() * 2 + markers.len() + 1);
     let us_per_quarter = (60_000_000.0 / tempo_qpm.max(1.0))
         .round()
         .clamp(1.0, 16_777_215.0) as u32;
@@ -123,6 +147,13 @@ pub fn write(notes: &[FileNote], tempo_qpm: f64) -> Vec<u8> {
         0,
         TrackEventKind::Meta(MetaMessage::Tempo(us_per_quarter.into())),
     ));
+    for m in markers {
+        timed.push((
+            (m.quarters.max(0.0) * TICKS).round() as u64,
+            0,
+            TrackEventKind::Meta(MetaMessage::Marker(m.text.as_bytes())),
+        ));
+    }
     for n in notes {
         let on = (n.start_quarters.max(0.0) * TICKS).round() as u64;
         let off = ((n.end_quarters.max(0.0) * TICKS).round() as u64).max(on + 1);
@@ -151,7 +182,7 @@ pub fn write(notes: &[FileNote], tempo_qpm: f64) -> Vec<u8> {
         ));
     }
     timed.sort_by_key(|(tick, order, _)| (*tick, *order));
-    let mut track: Vec<TrackEvent<'static>> = Vec::with_capacity(timed.len() + 1);
+    let mut track: Vec<TrackEvent<'_>> = Vec::with_capacity(timed.len() + 1);
     let mut last = 0u64;
     for (tick, _, kind) in timed {
         let delta = u32::try_from(tick - last)
@@ -211,6 +242,30 @@ mod tests {
         let mut expected = notes.clone();
         expected.sort_by(|a, b| a.start_quarters.total_cmp(&b.start_quarters));
         assert_eq!(back.notes, expected);
+    }
+
+    #[test]
+    fn given_markers_when_written_and_read_back_then_their_times_and_texts_are_the_same() {
+        let notes = [FileNote {
+            pitch: 60,
+            velocity: 90,
+            channel: 0,
+            start_quarters: 0.0,
+            end_quarters: 1.0,
+        }];
+        let markers = [
+            FileMarker {
+                quarters: 0.0,
+                text: "C".into(),
+            },
+            FileMarker {
+                quarters: 4.0,
+                text: "G7".into(),
+            },
+        ];
+        let back = parse(&write_with_markers(&notes, &markers, 120.0)).unwrap();
+        assert_eq!(back.markers, markers.to_vec());
+        assert_eq!(back.notes, notes.to_vec());
     }
 
     #[test]

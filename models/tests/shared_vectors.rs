@@ -23,7 +23,9 @@ fn given_the_shared_vectors_when_encoded_in_rust_then_every_case_matches() {
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let spec: EncodingSpec = serde_json::from_value(case["encoding"].clone()).unwrap();
-        let EncodingSpec::MelodyOnehot(spec) = spec;
+        let EncodingSpec::MelodyOnehot(spec) = spec else {
+            panic!("{name}: not a melody_onehot encoding");
+        };
         let expected = &case["expected"];
         let encoded = spec.encode(&notes(&case["notes"]));
         assert_eq!(

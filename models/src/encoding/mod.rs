@@ -11,6 +11,8 @@ pub mod melody;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::Family;
+
 /// Writes the ±1 binary counter of `value` into `bits`: bit `i` is +1 when set, −1 when clear
 /// (Magenta's metric-position and length counters).
 pub fn write_binary_counter(value: usize, bits: &mut [f32]) {
@@ -23,8 +25,70 @@ pub fn write_binary_counter(value: usize, bits: &mut [f32]) {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
 pub enum EncodingSpec {
-    /// Magenta's Melody RNN one-hot encoding.
+    /// Magenta's Melody RNN one-hot encoding (`basic_rnn`).
     MelodyOnehot(melody::MelodyOneHot),
+    /// Magenta's Lookback encoding (`lookback_rnn`): [`lookback`] rows and labels over the melody
+    /// events of the one-hot pipeline. Only pitches 48..84 at 4 steps per quarter.
+    MelodyLookback(melody::MelodyOneHot),
+    /// Magenta's KeyMelody encoding (`attention_rnn`): [`key_melody`] rows and labels over the
+    /// melody events of the one-hot pipeline. Only pitches 48..84 at 4 steps per quarter.
+    KeyMelody(melody::MelodyOneHot),
+    /// Magenta's Drums RNN `drum_kit` encoding ([`drums`]).
+    DrumKit(DrumKit),
+    /// Magenta's Improv RNN: a chord encoding ([`chords`]) of the chord at the next step, then
+    /// the melody one-hot of the current event.
+    ChordMelody(ChordMelody),
+}
+
+/// Parameters of the `drum_kit` encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrumKit {
+    /// Model steps per quarter note.
+    pub steps_per_quarter: u32,
+}
+
+/// Which chord encoding an Improv model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChordEncoding {
+    /// Pitch-chord vector ([`chords::PITCH_CHORD_SIZE`] = 37 wide).
+    Pitch,
+    /// Triad one-hot ([`chords::NUM_TRIAD_CLASSES`] = 49 wide).
+    Triad,
+}
+
+impl ChordEncoding {
+    /// Width of the chord part of a row.
+    pub fn width(self) -> usize {
+        match self {
+            Self::Pitch => chords::PITCH_CHORD_SIZE,
+            Self::Triad => chords::NUM_TRIAD_CLASSES,
+        }
+    }
+
+    /// Writes the encoding of `chord` (`None` = no chord) into `row` ([`Self::width`] wide).
+    pub fn write(self, chord: Option<&chords::Chord>, row: &mut [f32]) {
+        match self {
+            Self::Pitch => chords::write_pitch_chord(chord, row),
+            Self::Triad => chords::write_triad(chord, row),
+        }
+    }
+}
+
+/// Parameters of the `chord_melody` encoding (Improv RNN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChordMelody {
+    /// The chord encoding of the conditioning part.
+    pub chords: ChordEncoding,
+    /// The melody one-hot encoding of the event part; never transposed.
+    pub melody: melody::MelodyOneHot,
+}
+
+impl ChordMelody {
+    /// Width of one input row: chord part then melody one-hot.
+    pub fn input_size(&self) -> usize {
+        self.chords.width() + self.melody.num_classes()
+    }
 }
 
 impl EncodingSpec {
@@ -32,6 +96,19 @@ impl EncodingSpec {
     pub fn name(&self) -> &'static str {
         match self {
             Self::MelodyOnehot(_) => "melody_onehot",
+            Self::MelodyLookback(_) => "melody_lookback",
+            Self::KeyMelody(_) => "key_melody",
+            Self::DrumKit(_) => "drum_kit",
+            Self::ChordMelody(_) => "chord_melody",
+        }
+    }
+
+    /// The model family whose models use this encoding.
+    pub fn family(&self) -> Family {
+        match self {
+            Self::MelodyOnehot(_) | Self::MelodyLookback(_) | Self::KeyMelody(_) => Family::Melody,
+            Self::DrumKit(_) => Family::Drums,
+            Self::ChordMelody(_) => Family::Improv,
         }
     }
 
@@ -39,6 +116,10 @@ impl EncodingSpec {
     pub fn input_size(&self) -> usize {
         match self {
             Self::MelodyOnehot(m) => m.num_classes(),
+            Self::MelodyLookback(_) => lookback::INPUT_SIZE,
+            Self::KeyMelody(_) => key_melody::INPUT_SIZE,
+            Self::DrumKit(_) => drums::INPUT_SIZE,
+            Self::ChordMelody(c) => c.input_size(),
         }
     }
 
@@ -46,20 +127,168 @@ impl EncodingSpec {
     pub fn num_classes(&self) -> usize {
         match self {
             Self::MelodyOnehot(m) => m.num_classes(),
+            Self::MelodyLookback(_) => lookback::NUM_CLASSES,
+            Self::KeyMelody(_) => key_melody::NUM_CLASSES,
+            Self::DrumKit(_) => drums::NUM_EVENTS,
+            Self::ChordMelody(c) => c.melody.num_classes(),
         }
     }
 
     /// Model steps per quarter note.
     pub fn steps_per_quarter(&self) -> u32 {
         match self {
-            Self::MelodyOnehot(m) => m.steps_per_quarter,
+            Self::MelodyOnehot(m) | Self::MelodyLookback(m) | Self::KeyMelody(m) => {
+                m.steps_per_quarter
+            }
+            Self::DrumKit(d) => d.steps_per_quarter,
+            Self::ChordMelody(c) => c.melody.steps_per_quarter,
         }
+    }
+
+    /// The MIDI channel index (0-based) the generated notes belong on, when the encoding fixes
+    /// one: `Some(9)` (General MIDI drums, channel 10) for `drum_kit`; `None` means the player's
+    /// choice of output channel.
+    pub fn output_channel(&self) -> Option<u8> {
+        match self {
+            Self::DrumKit(_) => Some(drums::DRUM_CHANNEL),
+            _ => None,
+        }
+    }
+
+    /// Whether the model reads chords (a generation request's `chords` matter).
+    pub fn uses_chords(&self) -> bool {
+        matches!(self, Self::ChordMelody(_))
     }
 
     /// Checks the parameters for consistency.
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Self::MelodyOnehot(m) => m.validate(),
+            Self::MelodyLookback(m) | Self::KeyMelody(m) => {
+                m.validate()?;
+                let basic = melody::MelodyOneHot::BASIC;
+                if (m.min_pitch, m.max_pitch, m.steps_per_quarter)
+                    != (basic.min_pitch, basic.max_pitch, basic.steps_per_quarter)
+                {
+                    return Err(format!(
+                        "{} is defined only for pitches {}..{} at {} steps per quarter (found \
+                         {}..{} at {})",
+                        self.name(),
+                        basic.min_pitch,
+                        basic.max_pitch,
+                        basic.steps_per_quarter,
+                        m.min_pitch,
+                        m.max_pitch,
+                        m.steps_per_quarter
+                    ));
+                }
+                Ok(())
+            }
+            Self::DrumKit(d) => {
+                if d.steps_per_quarter == 0 {
+                    return Err("steps_per_quarter must be positive".into());
+                }
+                Ok(())
+            }
+            Self::ChordMelody(c) => {
+                c.melody.validate()?;
+                if c.melody.transpose_to_key.is_some() {
+                    return Err(
+                        "chord_melody does not transpose (melody.transpose_to_key must be null)"
+                            .into(),
+                    );
+                }
+                Ok(())
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> EncodingSpec {
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    #[test]
+    fn given_the_metadata_forms_when_parsed_then_sizes_classes_and_families_follow() {
+        let cases = [
+            (
+                r#"{"name":"melody_onehot","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
+                38,
+                38,
+                Family::Melody,
+            ),
+            (
+                r#"{"name":"melody_lookback","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
+                121,
+                40,
+                Family::Melody,
+            ),
+            (
+                r#"{"name":"key_melody","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
+                74,
+                40,
+                Family::Melody,
+            ),
+            (
+                r#"{"name":"drum_kit","steps_per_quarter":4}"#,
+                518,
+                512,
+                Family::Drums,
+            ),
+            (
+                r#"{"name":"chord_melody","chords":"pitch","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":null}}"#,
+                75,
+                38,
+                Family::Improv,
+            ),
+            (
+                r#"{"name":"chord_melody","chords":"triad","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":null}}"#,
+                87,
+                38,
+                Family::Improv,
+            ),
+        ];
+        for (json, input, classes, family) in cases {
+            let s = spec(json);
+            assert_eq!(s.validate(), Ok(()), "{json}");
+            assert_eq!(
+                (s.input_size(), s.num_classes(), s.family()),
+                (input, classes, family),
+                "{json}"
+            );
+            assert_eq!(s.steps_per_quarter(), 4);
+            // Written back, it reads the same.
+            assert_eq!(spec(&serde_json::to_string(&s).unwrap()), s);
+        }
+        assert_eq!(
+            spec(r#"{"name":"drum_kit","steps_per_quarter":4}"#).output_channel(),
+            Some(9)
+        );
+    }
+
+    #[test]
+    fn given_parameters_the_fixed_encodings_do_not_support_when_validated_then_refused() {
+        let lookback = spec(
+            r#"{"name":"melody_lookback","min_pitch":0,"max_pitch":128,"steps_per_quarter":4,"transpose_to_key":0}"#,
+        );
+        let err = lookback.validate().unwrap_err();
+        assert!(err.contains("48..84"), "{err}");
+        let key = spec(
+            r#"{"name":"key_melody","min_pitch":48,"max_pitch":84,"steps_per_quarter":2,"transpose_to_key":0}"#,
+        );
+        assert!(key.validate().is_err());
+        let improv = spec(
+            r#"{"name":"chord_melody","chords":"triad","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}}"#,
+        );
+        assert!(improv.validate().unwrap_err().contains("transpose"));
+        assert!(
+            spec(r#"{"name":"drum_kit","steps_per_quarter":0}"#)
+                .validate()
+                .is_err()
+        );
     }
 }
