@@ -547,6 +547,123 @@ mod tests {
         );
     }
 
+    /// A model that gives every class the same logit.
+    struct Uniform {
+        /// Classes.
+        classes: usize,
+        /// Input width.
+        width: usize,
+    }
+
+    impl Stepper for Uniform {
+        fn zero_state(&self, batch: usize) -> crate::session::RnnState {
+            crate::session::RnnState {
+                batch,
+                tensors: Vec::new(),
+            }
+        }
+        fn run(
+            &mut self,
+            inputs: &[f32],
+            time: usize,
+            _: &mut crate::session::RnnState,
+            logits: &mut Vec<f32>,
+        ) -> Result<(), ModelError> {
+            assert_eq!(inputs.len(), time * self.width);
+            logits.clear();
+            logits.resize(time * self.classes, 0.0);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn given_label_pairs_when_counted_then_the_bigram_probability_is_add_one_smoothed() {
+        let mut b = Bigrams::new(3);
+        b.count(&[0, 1, 0, 1]);
+        // n(0, 1) = 2, n(0) = 2, C = 3: P(1 | 0) = 3 / 5; P(2 | 0) = 1 / 5; n(2) = 0: 1 / 3.
+        assert!((b.nll(0, 1) + (3.0f64 / 5.0).ln()).abs() < 1e-12);
+        assert!((b.nll(0, 2) + (1.0f64 / 5.0).ln()).abs() < 1e-12);
+        assert!((b.nll(2, 0) - 3f64.ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn given_a_train_split_when_evaluated_then_the_bigram_is_counted_on_train_only() {
+        use crate::encoding::melody::MelodyOneHot;
+        use crate::generate::codec::{MelodyCodec, OneHotFeatures};
+        let spec = MelodyOneHot {
+            transpose_to_key: None,
+            ..MelodyOneHot::BASIC
+        };
+        let codec = MelodyCodec {
+            pipeline: spec,
+            features: OneHotFeatures(spec),
+        };
+        let piece = |pitches: &[u8]| {
+            Piece::of_notes(
+                pitches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &p)| StepNote::new(p, 100, i as i64, i as i64 + 1))
+                    .collect(),
+            )
+        };
+        // Train: C D C D …; valid: D C D C … (the same pairs) and E F E F … (unseen pairs).
+        let train = Split {
+            name: TRAIN_SPLIT.into(),
+            pieces: vec![piece(&[60, 62, 60, 62, 60, 62, 60, 62])],
+        };
+        let seen = Split {
+            name: "seen".into(),
+            pieces: vec![piece(&[62, 60, 62, 60])],
+        };
+        let unseen = Split {
+            name: "unseen".into(),
+            pieces: vec![piece(&[64, 65, 64, 65])],
+        };
+        let mut model = Uniform {
+            classes: 38,
+            width: 38,
+        };
+        let reports = evaluate_with(&codec, &mut model, &[train, seen, unseen]).unwrap();
+        // The uniform model scores ln 38 everywhere.
+        assert!((reports[0].nll_per_step - 38f64.ln()).abs() < 1e-9);
+        assert_eq!(reports[1].steps, 3);
+        // Seen pairs: (3 + 1) / (3 + 38) or (4 + 1) / (4 + 38); unseen pairs: 1 / 38.
+        assert!(reports[1].bigram_nll_per_step < 2.5, "{}", reports[1]);
+        assert!((reports[2].bigram_nll_per_step - 38f64.ln()).abs() < 1e-9);
+        // Without a train split, each split counts its own pairs.
+        let alone = Split {
+            name: "valid".into(),
+            pieces: vec![piece(&[64, 65, 64, 65])],
+        };
+        let report = &evaluate_with(&codec, &mut model, &[alone]).unwrap()[0];
+        assert!(report.bigram_nll_per_step < 38f64.ln());
+    }
+
+    #[test]
+    fn given_a_drum_file_without_channel_10_when_read_as_drums_then_all_its_notes_count() {
+        let note = |channel| midi_file::FileNote {
+            pitch: 36,
+            velocity: 100,
+            channel,
+            start_quarters: 0.0,
+            end_quarters: 0.25,
+        };
+        let midi = MidiNotes {
+            notes: vec![note(0), note(1)],
+            markers: Vec::new(),
+            tempo_qpm: 120.0,
+        };
+        assert_eq!(piece_of_midi(&midi, Family::Drums, 4).notes.len(), 2);
+        let midi = MidiNotes {
+            notes: vec![note(0), note(9)],
+            ..midi
+        };
+        assert_eq!(piece_of_midi(&midi, Family::Drums, 4).notes.len(), 1);
+        assert_eq!(piece_of_midi(&midi, Family::Melody, 4).notes.len(), 1);
+        assert_eq!(piece_of_midi(&midi, Family::Improv, 4).notes.len(), 2);
+    }
+
     #[test]
     fn given_uniform_counts_when_the_unigram_entropy_is_taken_then_it_approaches_ln_k() {
         let h = unigram_entropy(&[1000, 1000, 1000, 1000]);
