@@ -12,14 +12,18 @@ use antiphon_engine::{
     WorkerStatus,
 };
 
+use antiphon_models::{BeamSettings, PitchMask};
+
 use crate::phrase_arg::ArgNote;
 
 /// Sample rate of the simulated host.
 const SAMPLE_RATE: f64 = 48_000.0;
 /// Block size of the simulated host.
 const BLOCK: u32 = 512;
-/// Channel index the answer plays on (the player's call is on channel index 0).
+/// Channel index the answer plays on (drum models: 9, GM drums).
 const ANSWER_CHANNEL: u8 = 1;
+/// Channel index of the player's call.
+const CALL_CHANNEL: u8 = 0;
 
 /// What to answer, and how.
 #[derive(Debug, Clone)]
@@ -38,6 +42,10 @@ pub struct AnswerJob {
     pub answer_bars: u32,
     /// Beats of silence that end the call.
     pub silence_beats: f32,
+    /// Beam-search settings.
+    pub beam: BeamSettings,
+    /// Pitches the answer may play.
+    pub mask: PitchMask,
     /// Folders searched for ONNX Runtime.
     pub runtime_dirs: Vec<PathBuf>,
 }
@@ -49,6 +57,8 @@ pub struct PlayedNote {
     pub key: u8,
     /// MIDI velocity.
     pub velocity: u8,
+    /// MIDI channel index (1 for melodies, 9 for drums).
+    pub channel: u8,
     /// Start, in beats.
     pub start_beats: f64,
     /// End, in beats.
@@ -87,6 +97,8 @@ pub fn run(job: &AnswerJob) -> Result<AnswerResult, String> {
         .settings
         .silence_beats
         .store(job.silence_beats, Ordering::Relaxed);
+    shared.settings.set_beam(job.beam);
+    shared.settings.set_pitch_mask(job.mask);
     let config = WorkerConfig {
         model: job.model.clone(),
         runtime_dirs: job.runtime_dirs.clone(),
@@ -115,7 +127,7 @@ pub fn run(job: &AnswerJob) -> Result<AnswerResult, String> {
             on,
             InputEvent::NoteOn {
                 offset: 0,
-                channel: 0,
+                channel: CALL_CHANNEL,
                 key: n.key,
                 velocity: n.velocity,
             },
@@ -124,7 +136,7 @@ pub fn run(job: &AnswerJob) -> Result<AnswerResult, String> {
             off,
             InputEvent::NoteOff {
                 offset: 0,
-                channel: 0,
+                channel: CALL_CHANNEL,
                 key: n.key,
             },
         ));
@@ -156,19 +168,24 @@ pub fn run(job: &AnswerJob) -> Result<AnswerResult, String> {
         let out = instance
             .audio
             .process_block(&transport, BLOCK, SAMPLE_RATE, &settings, events);
-        for e in out.events.iter().filter(|e| e.channel == ANSWER_CHANNEL) {
+        // The call is on channel index 0; the answer on ANSWER_CHANNEL, or 9 from a drum model.
+        for e in out.events.iter().filter(|e| e.channel != CALL_CHANNEL) {
             let at = sample + u64::from(e.offset);
             let beats = at as f64 / samples_per_beat;
             match e.kind {
                 OutKind::On => open.push(PlayedNote {
                     key: e.key,
                     velocity: e.velocity,
+                    channel: e.channel,
                     start_beats: beats,
                     end_beats: beats,
                     start_sample: at,
                 }),
                 OutKind::Off => {
-                    if let Some(i) = open.iter().position(|n| n.key == e.key) {
+                    if let Some(i) = open
+                        .iter()
+                        .position(|n| n.key == e.key && n.channel == e.channel)
+                    {
                         let mut n = open.remove(i);
                         n.end_beats = beats;
                         notes.push(n);

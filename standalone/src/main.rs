@@ -11,10 +11,11 @@ use std::process::ExitCode;
 
 use antiphon_engine::ModelChoice;
 use antiphon_models::midi_file::{self, FileNote};
+use antiphon_models::{BeamSettings, PitchMask, Scale};
 use clap::{Parser, Subcommand};
 
 use crate::answer::AnswerJob;
-use crate::phrase_arg::{Position, parse_notes, pitch_name};
+use crate::phrase_arg::{Position, parse_notes, parse_pitch, pitch_name};
 
 /// Antiphon: a real-time MIDI improviser.
 #[derive(Parser)]
@@ -56,9 +57,43 @@ struct AnswerArgs {
     /// Random seed, for a reproducible answer.
     #[arg(long)]
     seed: Option<u64>,
-    /// Write the call (channel 1) and the answer (channel 2) to this MIDI file.
+    /// Beam search: entries kept per iteration (1, with the next two at 1: plain sampling).
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
+    /// Beam search: copies of each entry per iteration.
+    #[arg(long, default_value_t = 1)]
+    branch_factor: usize,
+    /// Beam search: steps sampled per iteration.
+    #[arg(long, default_value_t = 1)]
+    steps_per_iteration: usize,
+    /// Keep the answer in a scale, ROOT:NAME (C:major, D:minor, A:pentatonic-minor, …).
+    #[arg(long)]
+    scale: Option<String>,
+    /// Keep the answer's pitches in a range, LOW-HIGH (C3-C6, or MIDI numbers 48-84).
+    #[arg(long)]
+    range: Option<String>,
+    /// Write the call (channel 1) and the answer (channel 2; drums: channel 10) to this MIDI
+    /// file.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// The pitch mask of `--range` and `--scale`.
+fn pitch_mask(range: Option<&str>, scale: Option<&str>) -> Result<PitchMask, String> {
+    let mut mask = PitchMask::ALL;
+    if let Some(range) = range {
+        let bad = || format!("--range {range:?} is not LOW-HIGH, e.g. C3-C6");
+        let (low, high) = range.split_once('-').ok_or_else(bad)?;
+        let (low, high) = (parse_pitch(low.trim())?, parse_pitch(high.trim())?);
+        if low > high {
+            return Err(bad());
+        }
+        mask = PitchMask::range(low, high);
+    }
+    if let Some(scale) = scale {
+        mask = mask.with_scale(Scale::parse(scale)?);
+    }
+    Ok(mask)
 }
 
 /// Folders searched for ONNX Runtime: beside the executable, and where `cargo xtask fetch-ort`
@@ -108,6 +143,12 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         temperature: args.temperature,
         answer_bars: args.bars,
         silence_beats: args.silence,
+        beam: BeamSettings {
+            beam_size: args.beam_size,
+            branch_factor: args.branch_factor,
+            steps_per_iteration: args.steps_per_iteration,
+        },
+        mask: pitch_mask(args.range.as_deref(), args.scale.as_deref())?,
         runtime_dirs: runtime_dirs(),
     };
     let result = answer::run(&job)?;
@@ -152,7 +193,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         notes.extend(result.notes.iter().map(|n| FileNote {
             pitch: n.key,
             velocity: n.velocity,
-            channel: 1,
+            channel: n.channel,
             start_quarters: n.start_beats,
             end_quarters: n.end_beats,
         }));

@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
+use antiphon_models::{BeamSettings, PitchMask, Scale};
 use atomic_float::{AtomicF32, AtomicF64};
 
 /// What the worker is doing, for the editor and the log.
@@ -59,7 +60,68 @@ pub struct Settings {
     pub answer_bars: AtomicU32,
     /// A call ends after this many bars even if the player goes on, ≥ 1.
     pub max_call_bars: AtomicU32,
+    /// Beam search: entries kept per iteration (1 with the other two at 1: plain sampling).
+    pub beam_size: AtomicU32,
+    /// Beam search: copies of each entry per iteration.
+    pub branch_factor: AtomicU32,
+    /// Beam search: steps sampled per iteration.
+    pub steps_per_iteration: AtomicU32,
+    /// Lowest MIDI pitch an answer may play.
+    pub low_pitch: AtomicU8,
+    /// Highest MIDI pitch an answer may play (inclusive).
+    pub high_pitch: AtomicU8,
+    /// The scale answers keep to, packed by [`Settings::set_pitch_mask`] (0: any pitch class).
+    pub scale: AtomicU32,
 }
+
+impl Settings {
+    /// The beam-search settings.
+    pub fn beam(&self) -> BeamSettings {
+        BeamSettings {
+            beam_size: self.beam_size.load(Ordering::Relaxed) as usize,
+            branch_factor: self.branch_factor.load(Ordering::Relaxed) as usize,
+            steps_per_iteration: self.steps_per_iteration.load(Ordering::Relaxed) as usize,
+        }
+        .normalized()
+    }
+
+    /// Sets the beam-search settings.
+    pub fn set_beam(&self, beam: BeamSettings) {
+        let to_u32 = |n: usize| u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+        self.beam_size
+            .store(to_u32(beam.beam_size), Ordering::Relaxed);
+        self.branch_factor
+            .store(to_u32(beam.branch_factor), Ordering::Relaxed);
+        self.steps_per_iteration
+            .store(to_u32(beam.steps_per_iteration), Ordering::Relaxed);
+    }
+
+    /// The pitch mask answers keep to.
+    pub fn pitch_mask(&self) -> PitchMask {
+        let packed = self.scale.load(Ordering::Relaxed);
+        PitchMask {
+            low_pitch: self.low_pitch.load(Ordering::Relaxed),
+            high_pitch: self.high_pitch.load(Ordering::Relaxed),
+            scale: (packed & SCALE_SET != 0).then_some(Scale {
+                root: ((packed >> 12) & 0x0f) as u8,
+                intervals: (packed & 0x0fff) as u16,
+            }),
+        }
+    }
+
+    /// Sets the pitch mask answers keep to.
+    pub fn set_pitch_mask(&self, mask: PitchMask) {
+        self.low_pitch.store(mask.low_pitch, Ordering::Relaxed);
+        self.high_pitch.store(mask.high_pitch, Ordering::Relaxed);
+        let packed = mask.scale.map_or(0, |s| {
+            SCALE_SET | (u32::from(s.root % 12) << 12) | u32::from(s.intervals & 0x0fff)
+        });
+        self.scale.store(packed, Ordering::Relaxed);
+    }
+}
+
+/// Flag of [`Settings::scale`]: a scale is set (bits 12..16 root, bits 0..12 intervals).
+const SCALE_SET: u32 = 1 << 31;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -68,6 +130,12 @@ impl Default for Settings {
             silence_beats: AtomicF32::new(1.0),
             answer_bars: AtomicU32::new(0),
             max_call_bars: AtomicU32::new(8),
+            beam_size: AtomicU32::new(1),
+            branch_factor: AtomicU32::new(1),
+            steps_per_iteration: AtomicU32::new(1),
+            low_pitch: AtomicU8::new(0),
+            high_pitch: AtomicU8::new(127),
+            scale: AtomicU32::new(0),
         }
     }
 }

@@ -307,16 +307,22 @@ impl Worker {
         }));
         let temperature = settings.temperature.load(Ordering::Relaxed).max(0.01);
         let request = GenerateRequest {
-            primer: &plan.primer,
-            primer_steps: plan.primer_steps,
-            steps: plan.answer_steps,
             temperature,
             velocity: plan.velocity,
+            beam: settings.beam(),
+            mask: settings.pitch_mask(),
+            ..GenerateRequest::new(&plan.primer, plan.primer_steps, plan.answer_steps)
         };
+        // Drum models answer on the GM drum channel, the others on the output channel setting.
+        let channel = generator
+            .output_channel()
+            .unwrap_or(AnswerNote::OUTPUT_CHANNEL);
         let (outbox, answers, capture) = (&mut self.outbox, &mut self.answers, &self.capture);
         let call_end = call.end_beats;
         let mut on_note = |note: antiphon_models::GeneratedNote| {
-            outbox.push_back(AnswerMsg::Note(answer_note(&plan, answer_id, note)));
+            outbox.push_back(AnswerMsg::Note(answer_note(
+                &plan, answer_id, channel, note,
+            )));
             flush_outbox(outbox, answers);
             let overtaken = speculative && capture.peek().is_some_and(|e| e.beats < call_end);
             let jumped = shared.epoch.load(Ordering::Relaxed) != epoch;
@@ -352,10 +358,12 @@ impl Worker {
     }
 }
 
-/// An answer note in beats from a generated note in answer steps.
+/// An answer note in beats from a generated note in answer steps, on `channel` (a MIDI channel
+/// index, or [`AnswerNote::OUTPUT_CHANNEL`]).
 fn answer_note(
     plan: &AnswerPlan,
     answer_id: u32,
+    channel: u8,
     note: antiphon_models::GeneratedNote,
 ) -> AnswerNote {
     let start_beats = plan.answer_step_beats(note.start_step);
@@ -366,7 +374,7 @@ fn answer_note(
         answer_id,
         key: note.pitch,
         velocity: note.velocity,
-        channel: AnswerNote::OUTPUT_CHANNEL,
+        channel,
         start_beats,
         end_beats: end_beats.max(start_beats + plan.step_beats / 4.0),
     }
