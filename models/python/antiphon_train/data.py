@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -35,7 +35,7 @@ MAX_STEPS = 512
 MIN_DISTINCT_PITCHES = 5
 VALID_PERCENT = 10
 #: Bump when the extraction changes, so that old caches are not used.
-EXTRACT_VERSION = 2
+EXTRACT_VERSION = 3
 
 #: music21 corpus collections used for the melody model, and what music21 says about their license.
 MUSIC21_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")
@@ -46,6 +46,11 @@ class Tune:
     ident: str
     source: str
     notes: List[Note]
+    #: Step of the first bar line and bar length in steps (from the score's measures; MIDI: 0, 16).
+    bar_start: int = 0
+    bar_steps: int = 16
+    #: Chord symbols `(step, text)` in time order (lead sheets only).
+    chords: List[Tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -80,6 +85,13 @@ def split_of(ident: str, valid_percent: int = VALID_PERCENT) -> str:
 def segment_notes(notes: Iterable[Sequence[int]], gap_steps: int = GAP_STEPS, min_steps: int = MIN_STEPS,
                   max_steps: int = MAX_STEPS, min_distinct: int = MIN_DISTINCT_PITCHES) -> List[List[Note]]:
     """Monophonic line -> training segments (each starting at step 0)."""
+    return [seg for seg, _ in segment_notes_with_origin(notes, gap_steps, min_steps, max_steps, min_distinct)]
+
+
+def segment_notes_with_origin(notes: Iterable[Sequence[int]], gap_steps: int = GAP_STEPS,
+                              min_steps: int = MIN_STEPS, max_steps: int = MAX_STEPS,
+                              min_distinct: int = MIN_DISTINCT_PITCHES) -> List[Tuple[List[Note], int]]:
+    """Monophonic line -> (segment from step 0, the segment's first step on the input grid)."""
     kept = encoding.monophonic(notes)
     phrases: List[List[Note]] = []
     for n in kept:
@@ -105,7 +117,7 @@ def segment_notes(notes: Iterable[Sequence[int]], gap_steps: int = GAP_STEPS, mi
             continue
         if len({p for p, _, _ in chunk}) < min_distinct:
             continue
-        out.append([(p, s - origin, e - origin) for p, s, e in chunk])
+        out.append(([(p, s - origin, e - origin) for p, s, e in chunk], origin))
     return out
 
 
@@ -175,6 +187,39 @@ def _score_notes(score) -> List[Note]:
     return notes
 
 
+def _bar_grid(score) -> Tuple[int, int]:
+    """(step of the first full bar line, steps per bar) of a score, from its first part's measures.
+
+    A pickup (a first measure shorter than its time signature's bar, or with left padding) puts
+    the first bar line at the second measure. Without measures: (0, 16).
+    """
+    parts = list(score.parts) or [score]
+    measures = list(parts[0].getElementsByClass("Measure"))
+    if not measures:
+        return 0, 16
+    first = measures[0]
+    try:
+        bar_q = float(first.barDuration.quarterLength)
+    except Exception:  # noqa: BLE001 - no time signature: 4/4
+        bar_q = 4.0
+    bar_steps = max(1, encoding.quarters_to_step(bar_q, STEPS_PER_QUARTER))
+    pickup = (first.paddingLeft or 0) > 0 or float(first.duration.quarterLength) < bar_q - 1e-6
+    start_q = measures[1].offset if pickup and len(measures) > 1 else first.offset
+    return encoding.quarters_to_step(start_q, STEPS_PER_QUARTER), bar_steps
+
+
+def _chord_changes(score) -> List[Tuple[int, str]]:
+    """(step, chord symbol text) of every chord symbol, in time order (N.C. kept as written)."""
+    from music21 import harmony
+
+    out = []
+    for el in score.flatten().getElementsByClass(harmony.Harmony):
+        text = el.figure if not isinstance(el, harmony.NoChord) else "N.C."
+        out.append((encoding.quarters_to_step(el.offset, STEPS_PER_QUARTER), str(text)))
+    out.sort(key=lambda c: c[0])
+    return out
+
+
 def _parse_abc_file(job: Tuple[str, str, str, str]) -> Tuple[str, int, float, Optional[str]]:
     """Worker: parse one ABC file, write its tunes to the cache file. Returns (cache, tunes, s, error)."""
     coll, rel, path, cache_path = job
@@ -190,11 +235,14 @@ def _parse_abc_file(job: Tuple[str, str, str, str]) -> Tuple[str, int, float, Op
             number = getattr(md, "number", None) if md is not None else None
             title = (getattr(md, "title", None) if md is not None else None) or ""
             try:
+                bar_start, bar_steps = _bar_grid(score)
+                chords = _chord_changes(score)
                 notes = _score_notes(score)
             except Exception as e:  # a broken tune must not lose the whole file
                 tunes.append({"id": f"{coll}/{rel}#{i}", "number": number, "title": title, "error": repr(e)})
                 continue
-            tunes.append({"id": f"{coll}/{rel}#{i}", "number": number, "title": title, "notes": notes})
+            tunes.append({"id": f"{coll}/{rel}#{i}", "number": number, "title": title, "notes": notes,
+                          "bar_start": bar_start, "bar_steps": bar_steps, "chords": chords})
         tmp = cache_path + ".tmp"
         with open(tmp, "w") as f:
             json.dump({"source": f"music21:{coll}/{rel}", "tunes": tunes}, f)
@@ -204,9 +252,25 @@ def _parse_abc_file(job: Tuple[str, str, str, str]) -> Tuple[str, int, float, Op
         return cache_path, 0, time.time() - t0, repr(e)
 
 
-def load_music21_tunes(work: Path, workers: int = 2) -> List[Tune]:
-    files = _music21_files()
-    cache_dir = work / "cache" / f"music21-v{EXTRACT_VERSION}"
+def load_music21_tunes(cache_root: Path, workers: int = 2) -> List[Tune]:
+    """The melody corpora of music21 (MUSIC21_COLLECTIONS)."""
+    return load_abc_tunes(_music21_files(), cache_root / f"music21-v{EXTRACT_VERSION}", workers)
+
+
+def load_nottingham_tunes(data_dir: Path, cache_root: Path, workers: int = 2) -> List[Tune]:
+    """The Nottingham Music Database's cleaned ABC files (melodies with chord symbols)."""
+    folder = Path(data_dir)
+    if (folder / "ABC_cleaned").is_dir():
+        folder = folder / "ABC_cleaned"
+    files = [("nottingham", p.name, str(p)) for p in sorted(folder.glob("*.abc"))]
+    if not files:
+        raise SystemExit(f"no .abc files in {folder}")
+    files.sort(key=lambda f: -os.path.getsize(f[2]))
+    return load_abc_tunes(files, cache_root / f"nottingham-v{EXTRACT_VERSION}", workers)
+
+
+def load_abc_tunes(files: List[Tuple[str, str, str]], cache_dir: Path, workers: int = 2) -> List[Tune]:
+    """Parse ABC files `(collection, name, path)` with music21 (cached per file in `cache_dir`)."""
     jobs = []
     for coll, rel, path in files:
         (cache_dir / coll).mkdir(parents=True, exist_ok=True)
@@ -242,8 +306,10 @@ def load_music21_tunes(work: Path, workers: int = 2) -> List[Tune]:
             if "notes" not in t:
                 errors += 1
                 continue
-            tunes.append(Tune(ident=f"music21:{t['id']}", source=coll,
-                              notes=[tuple(n) for n in t["notes"]]))
+            tunes.append(Tune(ident=f"{'music21:' if coll != 'nottingham' else 'nottingham:'}{t['id']}",
+                              source=coll, notes=[tuple(n) for n in t["notes"]],
+                              bar_start=int(t.get("bar_start", 0)), bar_steps=int(t.get("bar_steps", 16)),
+                              chords=[(int(a), str(b)) for a, b in t.get("chords", [])]))
     if errors:
         log(f"[data] {errors} files/tunes could not be parsed and were skipped")
     return tunes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 TICKS_PER_QUARTER = 480
 DEFAULT_TEMPO_US = 500_000  # 120 quarter notes per minute
@@ -30,8 +30,9 @@ def _vlq(value: int) -> bytes:
 
 def write_midi(path, notes: Sequence[Tuple[int, int, int]], steps_per_quarter: int = 4,
                ticks_per_quarter: int = TICKS_PER_QUARTER, channel: int = 0,
-               velocity: int = DEFAULT_VELOCITY) -> None:
-    """Write notes `(pitch, start_step, end_step)` as a format-0 file at 120 qpm.
+               velocity: int = DEFAULT_VELOCITY, markers: Sequence[Tuple[int, str]] = ()) -> None:
+    """Write notes `(pitch, start_step, end_step)` as a format-0 file at 120 qpm, with marker
+    meta events `(step, text)` (chord symbols, for lead sheets).
 
     At equal times note-offs come before note-ons, so a repeated pitch that starts where the
     previous one ends reads back as two notes. `channel` is 0-based (0 = MIDI channel 1).
@@ -45,6 +46,9 @@ def write_midi(path, notes: Sequence[Tuple[int, int, int]], steps_per_quarter: i
             end = start + 1
         timed.append((start * tps, 1, bytes([0x90 | channel, pitch, velocity])))
         timed.append((end * tps, 0, bytes([0x80 | channel, pitch, 0])))
+    for step, text in markers:
+        raw = text.encode("utf-8")
+        timed.append((step * tps, -1, b"\xff\x06" + _vlq(len(raw)) + raw))
     timed.sort(key=lambda x: (x[0], x[1]))
     track = bytearray()
     track += _vlq(0) + b"\xff\x51\x03" + DEFAULT_TEMPO_US.to_bytes(3, "big")
@@ -65,6 +69,10 @@ class MidiNotes:
 
     ticks_per_quarter: int
     by_instrument: Dict[Tuple[int, int], List[Tuple[int, int, int]]] = field(default_factory=dict)
+    #: Marker meta events `(tick, text)` in file order.
+    markers: List[Tuple[int, str]] = field(default_factory=list)
+    #: Microseconds per quarter of the first tempo event (None: the file has none).
+    first_tempo_us: Optional[int] = None
 
 
 def _read_vlq(data: bytes, pos: int) -> Tuple[int, int]:
@@ -113,7 +121,13 @@ def _read_track(body: bytes, track_index: int, result: MidiNotes) -> None:
         tick += delta
         b = body[p]
         if b == 0xFF:  # meta: FF type length data
+            meta = body[p + 1]
             length, p = _read_vlq(body, p + 2)
+            payload = body[p:p + length]
+            if meta == 0x06:
+                result.markers.append((tick, payload.decode("utf-8", "replace")))
+            elif meta == 0x51 and length == 3 and result.first_tempo_us is None:
+                result.first_tempo_us = int.from_bytes(payload, "big")
             p += length
             continue
         if b in (0xF0, 0xF7):  # sysex

@@ -12,100 +12,129 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 HAVE_STACK = all(importlib.util.find_spec(m) for m in ("torch", "onnx", "onnxruntime", "numpy"))
-SHIPPED = HERE.parent.parent / "onnx" / "melody_basic.onnx"
+ONNX_DIR = HERE.parent.parent / "onnx"
+SHIPPED = sorted(p for p in ONNX_DIR.glob("*.onnx") if p.stat().st_size > 0) if ONNX_DIR.exists() else []
+FAMILY_OF_ENCODING = {"melody_onehot": "melody", "melody_lookback": "melody", "key_melody": "melody",
+                      "drum_kit": "drums", "chord_melody": "improv"}
 
 
 @unittest.skipUnless(HAVE_STACK, "torch, onnx, onnxruntime and numpy are needed")
 class Export(unittest.TestCase):
-    def make_model(self, seed=3):
+    def make_model(self, kind="basic", seed=3, hidden=32):
         import torch
 
-        from antiphon_train.model import MelodyLSTM
+        from antiphon_train import features
+        from antiphon_train.model import SeqModel
 
+        codec = features.codec_for(kind)
         torch.manual_seed(seed)
-        m = MelodyLSTM()
+        m = SeqModel(codec.input_size, codec.num_classes, hidden=hidden, layers=2,
+                     attn_length=8 if kind == "attention" else 0)
         with torch.no_grad():  # move off the initialisation so every weight matters
             for p in m.parameters():
                 p.add_(0.2 * torch.randn_like(p))
-        return m.eval()
+        return m.eval(), codec
 
-    def export(self, model, d):
+    def export(self, model, codec, d):
         from antiphon_train import export
-        from antiphon_train.encoding import MelodyEncoding
 
         path = os.path.join(d, "m.onnx")
-        export.save_onnx(export.build_onnx(model, export.melody_metadata(MelodyEncoding().to_json(),
-                                                                         {"name": "test"})), path)
+        export.save_onnx(export.build_onnx(model, export.metadata(codec.family, codec.encoding_json(),
+                                                                  {"name": "test"})), path)
         return path
 
-    def test_export_passes_verification_and_matches_torch_nll(self):
+    def sequences(self, codec, n=30, seed=0):
         import random
 
+        from antiphon_train import encoding as mel
+
+        rng = random.Random(seed)
+        out = []
+        for _ in range(n):
+            length = rng.randint(2, 50)
+            if codec.family == "drums":
+                events = [rng.randrange(512) for _ in range(length)]
+            else:
+                events = [rng.choice([mel.NO_EVENT, mel.NOTE_OFF, rng.randrange(48, 84)]) for _ in range(length)]
+            chords = [None] * length if codec.family == "improv" else None
+            out.append(codec.encode(events, chords))
+        return out
+
+    def test_every_kind_exports_passes_verification_and_matches_torch_nll(self):
         from antiphon_train import export
         from antiphon_train.train import evaluate
 
-        model = self.make_model()
-        rng = random.Random(0)
-        seqs = [[rng.randrange(38) for _ in range(rng.randint(2, 60))] for _ in range(40)]
-        with tempfile.TemporaryDirectory() as d:
-            path = self.export(model, d)
-            diffs = export.verify_onnx(path, model)
-            self.assertLess(diffs["one_call_vs_steps"], 1e-4)
-            ours = export.onnx_nll(path, seqs, 38, batch=7)
-        ref = evaluate(model, seqs, 38)
-        self.assertEqual(ours["steps"], ref["steps"])
-        self.assertAlmostEqual(ours["nll_per_step"], ref["nll_per_step"], places=4)
-        self.assertAlmostEqual(ours["accuracy"], ref["accuracy"], places=6)
+        for kind in ("basic", "lookback", "attention", "drum_kit", "improv"):
+            with self.subTest(kind=kind):
+                model, codec = self.make_model(kind)
+                seqs = self.sequences(codec)
+                with tempfile.TemporaryDirectory() as d:
+                    path = self.export(model, codec, d)
+                    diffs = export.verify_onnx(path, model, family=codec.family)
+                    self.assertLess(diffs["one_call_vs_steps"], 1e-4)
+                    ours = export.onnx_nll(path, seqs, codec.num_classes, batch=7)
+                ref = evaluate(model, seqs, seqs)
+                self.assertEqual(ours["steps"], ref["steps"])
+                self.assertAlmostEqual(ours["nll_per_step"], ref["nll_per_step"], places=4)
+                self.assertAlmostEqual(ours["accuracy"], ref["accuracy"], places=6)
 
     def test_verification_catches_wrong_weights(self):
         import torch
 
         from antiphon_train import export
 
-        model = self.make_model()
-        with tempfile.TemporaryDirectory() as d:
-            path = self.export(model, d)
-            with torch.no_grad():
-                model.lstm.weight_hh_l1[0, 0] += 0.5
-            with self.assertRaises(export.VerificationError):
-                export.verify_onnx(path, model)
+        for kind, param in (("basic", "lstm.weight_hh_l1"), ("attention", "attn_v")):
+            with self.subTest(kind=kind):
+                model, codec = self.make_model(kind)
+                with tempfile.TemporaryDirectory() as d:
+                    path = self.export(model, codec, d)
+                    with torch.no_grad():
+                        dict(model.named_parameters())[param].view(-1)[0] += 0.5
+                    with self.assertRaises(export.VerificationError):
+                        export.verify_onnx(path, model)
 
-    def test_graph_uses_onnx_lstm_and_contract_metadata(self):
+    def test_graph_ops_and_contract_metadata(self):
         import onnx
 
-        from antiphon_train import export
+        for kind, op, count in (("basic", "LSTM", 2), ("attention", "Scan", 1)):
+            with self.subTest(kind=kind):
+                model, codec = self.make_model(kind)
+                with tempfile.TemporaryDirectory() as d:
+                    m = onnx.load(self.export(model, codec, d))
+                ops = [n.op_type for n in m.graph.node]
+                self.assertEqual(ops.count(op), count)
+                props = {p.key: p.value for p in m.metadata_props}
+                self.assertEqual(props["antiphon.contract"], "1")
+                self.assertEqual(props["antiphon.family"], codec.family)
+                self.assertEqual(json.loads(props["antiphon.encoding"])["name"], codec.encoding_json()["name"])
 
-        with tempfile.TemporaryDirectory() as d:
-            path = self.export(self.make_model(), d)
-            m = onnx.load(path)
-        ops = [n.op_type for n in m.graph.node]
-        self.assertEqual(ops.count("LSTM"), 2)
-        props = {p.key: p.value for p in m.metadata_props}
-        self.assertEqual(props["antiphon.contract"], "1")
-        self.assertEqual(props["antiphon.family"], "melody")
-        self.assertEqual(json.loads(props["antiphon.encoding"])["name"], "melody_onehot")
-
-    @unittest.skipUnless(SHIPPED.exists() and SHIPPED.stat().st_size > 0, "no shipped model")
-    def test_shipped_model_follows_the_contract(self):
+    @unittest.skipUnless(SHIPPED, "no shipped models")
+    def test_shipped_models_follow_the_contract_and_beat_their_baselines(self):
         import numpy as np
         import onnxruntime as ort
 
-        sess = ort.InferenceSession(str(SHIPPED), providers=["CPUExecutionProvider"])
-        meta = sess.get_modelmeta().custom_metadata_map
-        enc = json.loads(meta["antiphon.encoding"])
-        card = json.loads(meta["antiphon.card"])
-        self.assertEqual(meta["antiphon.family"], "melody")
-        self.assertEqual(enc, {"name": "melody_onehot", "min_pitch": 48, "max_pitch": 84,
-                               "steps_per_quarter": 4, "transpose_to_key": 0})
-        for key in ("nll_per_step", "steps", "unigram_nll_per_step", "accuracy"):
-            self.assertIn(key, card["evaluation"]["valid"])
-        # A model that learnt anything beats the context-free baseline.
-        self.assertLess(card["evaluation"]["valid"]["nll_per_step"], card["evaluation"]["valid"]["unigram_nll_per_step"])
-        feed = {"inputs": np.eye(38, dtype=np.float32)[[[2, 0, 0, 0, 6, 0]] * 8]}
-        feed.update({f"state_in.{k}": np.zeros((8, 128), np.float32) for k in range(4)})
-        logits = sess.run(["logits"], feed)[0]
-        self.assertEqual(logits.shape, (8, 6, 38))
-        self.assertTrue(np.isfinite(logits).all())
+        for path in SHIPPED:
+            with self.subTest(model=path.name):
+                sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+                meta = sess.get_modelmeta().custom_metadata_map
+                enc = json.loads(meta["antiphon.encoding"])
+                card = json.loads(meta["antiphon.card"])
+                self.assertEqual(meta["antiphon.family"], FAMILY_OF_ENCODING[enc["name"]])
+                valid = card["evaluation"]["valid"]
+                for key in ("nll_per_step", "steps", "unigram_nll_per_step", "accuracy"):
+                    self.assertIn(key, valid)
+                # A model that learnt anything beats the context-free baselines.
+                self.assertLess(valid["nll_per_step"], valid["unigram_nll_per_step"])
+                if "bigram_nll_per_step" in valid:
+                    self.assertLess(valid["nll_per_step"], valid["bigram_nll_per_step"])
+                width = sess.get_inputs()[0].shape[2]
+                feed = {"inputs": np.zeros((8, 6, width), np.float32)}
+                feed["inputs"][:, :, 0] = 1.0
+                for i in sess.get_inputs()[1:]:
+                    feed[i.name] = np.zeros((8, i.shape[1]), np.float32)
+                logits = sess.run(["logits"], feed)[0]
+                self.assertEqual(logits.shape[:2], (8, 6))
+                self.assertTrue(np.isfinite(logits).all())
 
 
 if __name__ == "__main__":
