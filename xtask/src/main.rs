@@ -3,7 +3,8 @@
 //! - `fetch-ort`: provisions the ONNX Runtime library from PyPI ([`fetch_ort`]);
 //! - `bundle` / `bundle-universal`: nice-plug bundling, then the runtime goes into the
 //!   `antiphon` bundles ([`bundle`]);
-//! - `train`: re-trains a model with the Python package in `models/python/` ([`train`]);
+//! - `train`: trains a model (on your own MIDI files with `--data`) with the Python package in
+//!   `models/python/` ([`train`]);
 //! - `eval`: evaluates a model through the Rust runtime ([`eval`]);
 //! - `test`: the whole test suite, as README and CI run it ([`test`]);
 //! - anything else is nice-plug-xtask's.
@@ -32,11 +33,17 @@ const USAGE: &str = "Usage:
       (env ANTIPHON_ORT_WHEEL=/path/to/onnxruntime-….whl uses a local wheel)
   cargo xtask bundle antiphon [--release] [cargo build options]
       (also puts the ONNX Runtime library beside the .clap and into the .vst3)
-  cargo xtask train --family <family> [--data DIR] --out FILE [args for antiphon_train]
+  cargo xtask train --family melody|drums|improv [--model KIND] [--data DIR] --out FILE
+      [--work DIR] [--resume] [--max-minutes M] [--epochs N] [args for antiphon_train]
+      (trains on your own MIDI files with --data DIR, read recursively; a progress bar on
+      stderr; checkpoints in <work>/checkpoints/, default target/train/<kind>, and --resume
+      continues from the last; --model: basic|lookback|attention (melody), drum_kit, improv;
+      the venv target/train-venv is made on first use)
   cargo xtask eval --model FILE|NAME --data DIR|FILE.json [--frames-per-quarter N]
       (one line per split: nll_per_step, steps, accuracy, unigram baseline)
   cargo xtask test [-- cargo test options]
-      (ONNX Runtime, the Python pipeline's tests, then cargo test --workspace)
+      (ONNX Runtime, the Python pipeline's tests without and with the training venv,
+      then cargo test --workspace with ANTIPHON_TRAIN_PYTHON set to the venv's python)
   Other commands (bundle-universal, known-packages) are nice-plug-xtask's.
 ";
 
