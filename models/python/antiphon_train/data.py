@@ -1,4 +1,4 @@
-"""Training data for the melody model: extraction, segmentation, split, evaluation MIDI files.
+"""Melody sources and segmentation: music21 ABC extraction (cached), the user's MIDI files, the split.
 
 Sources are music21's corpus (ABC: Essen folk songs, O'Neill's 1850, Ryan's Mammoth) or a folder
 of the user's own MIDI files. Every source becomes *tunes*: an identity string plus notes
@@ -22,11 +22,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from . import encoding
 from .encoding import Note
-from .midi import read_midi, write_midi
+from .midi import MidiNotes, read_midi
 
 STEPS_PER_QUARTER = 4
 GAP_STEPS = 16
@@ -51,17 +51,6 @@ class Tune:
     bar_steps: int = 16
     #: Chord symbols `(step, text)` in time order (lead sheets only).
     chords: List[Tuple[int, str]] = field(default_factory=list)
-
-
-@dataclass
-class Segment:
-    tune: str
-    index: int
-    notes: List[Note]  # monophonic, first note at step 0, original key
-
-    @property
-    def steps(self) -> int:
-        return self.notes[-1][2] if self.notes else 0
 
 
 def ticks_to_step_fn(ticks: int, ticks_per_quarter: int) -> int:
@@ -319,97 +308,37 @@ def load_abc_tunes(files: List[Tuple[str, str, str]], cache_dir: Path, workers: 
 # The user's own MIDI files
 
 
-def load_midi_tunes(data_dir: Path, work: Path) -> List[Tune]:
-    """Every .mid/.midi file under `data_dir` (recursively); one tune per file (all its
-    non-drum instruments; each instrument is segmented on its own)."""
+def midi_files(data_dir: Path) -> Iterator[Tuple[str, "MidiNotes"]]:
+    """(path relative to `data_dir`, notes) of every readable .mid/.midi file under `data_dir`,
+    recursively, in path order; unreadable files are reported and skipped. Exits when none is
+    readable."""
     data_dir = Path(data_dir)
     files = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix.lower() in (".mid", ".midi"))
-    if not files:
-        raise SystemExit(f"no .mid/.midi files under {data_dir}")
-    tunes = []
-    skipped = 0
+    read = skipped = 0
     for path in files:
         rel = path.relative_to(data_dir).as_posix()
         try:
             m = read_midi(path)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:  # noqa: BLE001 - reported, the file is skipped
             log(f"[data] skipping {rel}: {e}")
             skipped += 1
             continue
+        read += 1
+        yield rel, m
+    log(f"[data] {read} MIDI files read, {skipped} skipped")
+    if not read:
+        raise SystemExit(f"no readable .mid/.midi files under {data_dir}")
+
+
+def load_midi_tunes(data_dir: Path, work: Optional[Path] = None) -> List[Tune]:
+    """Every .mid/.midi file under `data_dir` (recursively); one tune per non-drum instrument of a
+    file (each instrument is segmented on its own; all go to the file's split)."""
+    tunes = []
+    for rel, m in midi_files(data_dir):
         for (track, channel), notes in sorted(m.by_instrument.items()):
             if channel == 9:  # General MIDI drums
                 continue
             steps = [(p, ticks_to_step_fn(s, m.ticks_per_quarter), ticks_to_step_fn(e, m.ticks_per_quarter))
                      for p, s, e in notes]
-            # The tune identity is the file: all instruments of a file go to the same split.
             tunes.append(Tune(ident=f"file:{rel}", source=str(data_dir), notes=steps))
-    log(f"[data] {len(files) - skipped} MIDI files read, {skipped} skipped, {len(tunes)} instrument tracks")
     return tunes
-
-
-# --------------------------------------------------------------------------------------------
-# Dataset = segments per split, plus the evaluation MIDI folders
-
-
-def build_dataset(tunes: List[Tune]) -> Dict[str, dict]:
-    """Segments per split with counts: {'train': {...}, 'valid': {...}}."""
-    splits = {s: {"segments": [], "tunes": set(), "tunes_with_segments": set(), "by_source": {}}
-              for s in ("train", "valid")}
-    for tune in sorted(tunes, key=lambda t: t.ident):
-        split = splits[split_of(tune.ident)]
-        split["tunes"].add(tune.ident)
-        segs = segment_notes(tune.notes)
-        src = split["by_source"].setdefault(tune.source, {"tunes": set(), "segments": 0, "steps": 0})
-        src["tunes"].add(tune.ident)
-        for notes in segs:
-            seg = Segment(tune=tune.ident, index=len(split["segments"]), notes=notes)
-            split["segments"].append(seg)
-            split["tunes_with_segments"].add(tune.ident)
-            src["segments"] += 1
-            src["steps"] += seg.steps
-    return splits
-
-
-def split_counts(splits: Dict[str, dict]) -> Dict[str, dict]:
-    out = {}
-    for name, s in splits.items():
-        out[name] = {
-            "tunes": len(s["tunes"]),
-            "tunes_with_segments": len(s["tunes_with_segments"]),
-            "segments": len(s["segments"]),
-            "steps": sum(seg.steps for seg in s["segments"]),
-            "by_source": {k: {"tunes": len(v["tunes"]), "segments": v["segments"], "steps": v["steps"]}
-                          for k, v in sorted(s["by_source"].items())},
-        }
-    return out
-
-
-def write_eval_midi(splits: Dict[str, dict], work: Path) -> Dict[str, Path]:
-    """Write `<work>/midi/{train,valid}/NNNNN.mid`, one file per segment, plus `index.json`."""
-    folders = {}
-    for name, s in splits.items():
-        folder = work / "midi" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.mid"):
-            old.unlink()
-        index = []
-        for i, seg in enumerate(s["segments"]):
-            fname = f"{i:05d}.mid"
-            write_midi(folder / fname, seg.notes, steps_per_quarter=STEPS_PER_QUARTER)
-            index.append({"file": fname, "tune": seg.tune, "steps": seg.steps, "notes": len(seg.notes)})
-        with open(folder / "index.json", "w") as f:
-            json.dump(index, f, indent=0)
-        folders[name] = folder
-    return folders
-
-
-def check_eval_midi(splits: Dict[str, dict], folders: Dict[str, Path], enc: encoding.MelodyEncoding) -> None:
-    """Read every written file back and check that it encodes to exactly the training events."""
-    for name, s in splits.items():
-        for i, seg in enumerate(s["segments"]):
-            m = read_midi(folders[name] / f"{i:05d}.mid")
-            notes = [n for ns in m.by_instrument.values() for n in ns]
-            back = [(p, ticks_to_step_fn(a, m.ticks_per_quarter), ticks_to_step_fn(b, m.ticks_per_quarter))
-                    for p, a, b in notes]
-            if encoding.encode(back, enc).classes != encoding.encode(seg.notes, enc).classes:
-                raise AssertionError(f"{folders[name]}/{i:05d}.mid does not read back to its segment")

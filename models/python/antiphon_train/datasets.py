@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -186,42 +185,28 @@ def load_groove(root: Path) -> List[Tuple[str, str, List[Tuple[int, int, int]]]]
 def load_midi_drums(data_dir: Path) -> List[Tuple[str, str, List[Tuple[int, int, int]]]]:
     """Channel-10 notes of the user's MIDI files (all notes of a file without any)."""
     out = []
-    for path in sorted(p for p in Path(data_dir).rglob("*") if p.suffix.lower() in (".mid", ".midi")):
-        rel = path.relative_to(data_dir).as_posix()
-        try:
-            m = read_midi(path)
-        except Exception as e:  # noqa: BLE001
-            log(f"[data] skipping {rel}: {e}")
-            continue
+    for rel, m in data_mod.midi_files(data_dir):
         by_ch = [(ch, ns) for (_, ch), ns in m.by_instrument.items()]
         chosen = [n for ch, ns in by_ch if ch == 9 for n in ns] or [n for _, ns in by_ch for n in ns]
-        steps = [(p, data_mod.ticks_to_step_fn(s, m.ticks_per_quarter), data_mod.ticks_to_step_fn(e, m.ticks_per_quarter))
-                 for p, s, e in chosen]
         ident = f"file:{rel}"
-        out.append((split_of(ident), ident, steps))
-    if not out:
-        raise SystemExit(f"no readable .mid/.midi files under {data_dir}")
+        out.append((split_of(ident), ident, _steps(chosen, m.ticks_per_quarter)))
     return out
 
 
 def load_midi_lead_sheets(data_dir: Path) -> List[Tune]:
     """The user's MIDI files as lead sheets: all non-drum notes, chords from marker events."""
     tunes = []
-    for path in sorted(p for p in Path(data_dir).rglob("*") if p.suffix.lower() in (".mid", ".midi")):
-        rel = path.relative_to(data_dir).as_posix()
-        try:
-            m = read_midi(path)
-        except Exception as e:  # noqa: BLE001
-            log(f"[data] skipping {rel}: {e}")
-            continue
-        notes = [(p, data_mod.ticks_to_step_fn(s, m.ticks_per_quarter), data_mod.ticks_to_step_fn(e, m.ticks_per_quarter))
-                 for (_, ch), ns in m.by_instrument.items() if ch != 9 for p, s, e in ns]
+    for rel, m in data_mod.midi_files(data_dir):
+        notes = _steps([n for (_, ch), ns in m.by_instrument.items() if ch != 9 for n in ns], m.ticks_per_quarter)
         changes = [(data_mod.ticks_to_step_fn(t, m.ticks_per_quarter), text) for t, text in m.markers]
         tunes.append(Tune(ident=f"file:{rel}", source=str(data_dir), notes=sorted(notes, key=lambda n: (n[1], n[0])),
                           chords=sorted(changes, key=lambda c: c[0])))
-    if not tunes:
-        raise SystemExit(f"no readable .mid/.midi files under {data_dir}")
     return tunes
+
+
+def _steps(notes, ticks_per_quarter: int) -> List[Tuple[int, int, int]]:
+    return [(p, data_mod.ticks_to_step_fn(s, ticks_per_quarter), data_mod.ticks_to_step_fn(e, ticks_per_quarter))
+            for p, s, e in notes]
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,12 +313,7 @@ def check_eval_midi(kind: str, segments: Dict[str, List[Segment]], folders: Dict
     for name, segs in segments.items():
         for i, seg in enumerate(segs):
             m = read_midi(folders[name] / f"{i:05d}.mid")
-            notes = [(p, data_mod.ticks_to_step_fn(a, m.ticks_per_quarter), data_mod.ticks_to_step_fn(b, m.ticks_per_quarter))
-                     for ns in m.by_instrument.values() for p, a, b in ns]
+            notes = _steps([n for ns in m.by_instrument.values() for n in ns], m.ticks_per_quarter)
             back = Segment(seg.tune, notes, [(data_mod.ticks_to_step_fn(t, m.ticks_per_quarter), x) for t, x in m.markers])
             if events_of(kind, back) != events_of(kind, seg) or back.chords != seg.chords:
                 raise AssertionError(f"{folders[name]}/{i:05d}.mid does not read back to its segment")
-
-
-def count_files(path: Path) -> int:
-    return sum(1 for _ in os.scandir(path))
