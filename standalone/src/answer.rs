@@ -101,6 +101,7 @@ pub fn run(job: &AnswerJob) -> Result<AnswerResult, String> {
     shared.settings.set_pitch_mask(job.mask);
     let config = WorkerConfig {
         model: job.model.clone(),
+        custom_file: None,
         runtime_dirs: job.runtime_dirs.clone(),
         seed: job.seed,
     };

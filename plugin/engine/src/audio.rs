@@ -6,11 +6,14 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::chords::{ChordInput, ChordKeys};
 use crate::clock::{BlockTime, HostTransport, MusicalClock};
 use crate::input_log::InputLog;
 use crate::output::{Output, OutputEvent, Owner};
 use crate::player::{AnswerPlayer, Due};
-use crate::queues::{AnswerConsumer, AnswerNote, CaptureEvent, CaptureProducer, NoteKind};
+use crate::queues::{
+    AnswerConsumer, AnswerNote, CaptureEvent, CaptureProducer, NoteKind, NoteRole,
+};
 use crate::shared::Shared;
 use crate::tracker::NoteTracker;
 
@@ -137,8 +140,13 @@ pub struct AudioEngine {
     output: Output,
     /// When recent captured events happened.
     log: InputLog,
-    /// The player's keys that are down (in the current epoch).
+    /// The player's melody keys that are down (in the current epoch).
     held: NoteTracker,
+    /// The player's chord keys that are down (in the current epoch).
+    chord_keys: ChordKeys,
+    /// Where chord notes come from in this block; `None` when the model reads no chords (every
+    /// note is melody).
+    chord_input: Option<ChordInput>,
     /// This block's input, sorted by offset; capacity fixed.
     inputs: Vec<InputEvent>,
     /// The current timeline epoch.
@@ -162,6 +170,8 @@ impl AudioEngine {
             output: Output::new(),
             log: InputLog::new(),
             held: NoteTracker::new(),
+            chord_keys: ChordKeys::new(),
+            chord_input: None,
             inputs: Vec::with_capacity(INPUT_CAPACITY),
             epoch,
             release_all_pending: false,
@@ -224,6 +234,12 @@ impl AudioEngine {
         // the key: offset then arrival index is not needed because equal offsets keep order
         // under insertion sort).
         insertion_sort_by_offset(&mut self.inputs);
+
+        self.chord_input = self
+            .shared
+            .model_uses_chords
+            .load(Ordering::Acquire)
+            .then(|| self.shared.settings.chord_input());
 
         let time = self.clock.advance(
             transport,
@@ -295,6 +311,7 @@ impl AudioEngine {
         self.output.release(offset, Owner::Answer);
         self.player.clear();
         self.held = NoteTracker::new();
+        self.chord_keys.clear();
         self.epoch = self.epoch.wrapping_add(1);
     }
 
@@ -360,22 +377,55 @@ impl AudioEngine {
                 key,
                 velocity,
             } => {
-                self.held.note_on(channel, key);
-                self.capture(NoteKind::On, channel, key, velocity, beats);
-                self.player.cancel_calls_ending_after(beats);
-                if settings.interrupt {
-                    let output = &mut self.output;
-                    self.player.interrupt_at(beats, |s| {
-                        output.note_off(offset, Owner::Answer, s.channel, s.key);
-                    });
+                let is_chord = self
+                    .chord_input
+                    .is_some_and(|input| input.is_chord_note(channel, key))
+                    && !self.held.is_on(channel, key);
+                if is_chord {
+                    let role = if self.chord_keys.press(channel, key) {
+                        NoteRole::ChordChange
+                    } else {
+                        NoteRole::Chord
+                    };
+                    self.capture(NoteKind::On, channel, key, velocity, beats, role);
+                    if role == NoteRole::ChordChange {
+                        self.player.chord_changed_at(beats);
+                    }
+                } else {
+                    self.held.note_on(channel, key);
+                    self.capture(
+                        NoteKind::On,
+                        channel,
+                        key,
+                        velocity,
+                        beats,
+                        NoteRole::Melody,
+                    );
+                    self.player.cancel_calls_ending_after(beats);
+                    if settings.interrupt {
+                        let output = &mut self.output;
+                        self.player.interrupt_at(beats, |s| {
+                            output.note_off(offset, Owner::Answer, s.channel, s.key);
+                        });
+                    }
                 }
                 if settings.midi_thru {
                     self.pass_through(event);
                 }
             }
             InputEvent::NoteOff { channel, key, .. } => {
-                if self.held.note_off(channel, key) {
-                    self.capture(NoteKind::Off, channel, key, 0, beats);
+                if let Some(changed) = self.chord_keys.release(channel, key) {
+                    let role = if changed {
+                        NoteRole::ChordChange
+                    } else {
+                        NoteRole::Chord
+                    };
+                    self.capture(NoteKind::Off, channel, key, 0, beats, role);
+                    if changed {
+                        self.player.chord_changed_at(beats);
+                    }
+                } else if self.held.note_off(channel, key) {
+                    self.capture(NoteKind::Off, channel, key, 0, beats, NoteRole::Melody);
                     self.player.cancel_calls_ending_after(beats);
                 }
                 self.pass_through(event);
@@ -418,8 +468,16 @@ impl AudioEngine {
     }
 
     /// Records a captured event and hands it to the worker.
-    fn capture(&mut self, kind: NoteKind, channel: u8, key: u8, velocity: u8, beats: f64) {
-        let seq = self.log.record(beats);
+    fn capture(
+        &mut self,
+        kind: NoteKind,
+        channel: u8,
+        key: u8,
+        velocity: u8,
+        beats: f64,
+        role: NoteRole,
+    ) {
+        let seq = self.log.record(beats, role);
         let event = CaptureEvent {
             kind,
             channel,
@@ -428,6 +486,7 @@ impl AudioEngine {
             beats,
             epoch: self.epoch,
             seq,
+            role,
         };
         if !self.capture.push(event) {
             self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);

@@ -7,6 +7,8 @@
 //! [`queues`]; control goes to the worker over a channel.
 
 pub mod audio;
+pub mod choice;
+pub mod chords;
 pub mod clock;
 pub mod input_log;
 pub mod instance;
@@ -20,8 +22,10 @@ pub mod tracker;
 pub mod worker;
 
 pub use audio::{AudioEngine, AudioSettings, BlockOutput, InputEvent};
+pub use choice::{ModelChoice, ModelPick};
+pub use chords::ChordInput;
 pub use clock::{BarGrid, BlockTime, HostTransport, MusicalClock};
 pub use instance::{Instance, start};
 pub use output::{OutKind, OutputEvent};
 pub use shared::{Shared, WorkerStatus};
-pub use worker::{ModelChoice, WorkerConfig, WorkerHandle};
+pub use worker::{WorkerConfig, WorkerHandle};

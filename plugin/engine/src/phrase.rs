@@ -150,6 +150,11 @@ impl PhraseDetector {
         })
     }
 
+    /// Counts a captured event that is not part of any call (a chord note) as seen.
+    pub fn mark_seen(&mut self, seq: u64) {
+        self.seen = self.seen.max(seq + 1);
+    }
+
     /// Follows one event. If the event shows that the call in progress had already ended
     /// before it, that finished call is returned (and the event may start the next one).
     pub fn feed(&mut self, event: &CaptureEvent, limits: &CallLimits) -> Option<Call> {
@@ -219,6 +224,7 @@ mod tests {
             beats,
             epoch: 0,
             seq,
+            role: crate::queues::NoteRole::Melody,
         }
     }
 

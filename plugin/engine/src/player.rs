@@ -4,7 +4,7 @@
 
 use crate::clock::BlockTime;
 use crate::input_log::{InputLog, Since};
-use crate::queues::{AnswerHeader, AnswerMsg, AnswerNote};
+use crate::queues::{AnswerHeader, AnswerMsg, AnswerNote, NoteRole};
 
 /// How many answers can be active at once.
 pub const MAX_ANSWERS: usize = 16;
@@ -20,6 +20,8 @@ struct ActiveAnswer {
     header: AnswerHeader,
     /// Whether a note of it has started.
     started: bool,
+    /// Whether new input cut it short (no continuation may bring notes back).
+    interrupted: bool,
 }
 
 /// An answer note that is sounding.
@@ -119,25 +121,53 @@ impl AnswerPlayer {
         !self.pending.is_empty() || !self.sounding.is_empty()
     }
 
-    /// Takes a message from the worker. A new answer is accepted if it was planned in this
-    /// `epoch` and no captured event since the worker's view fell before the call's end.
+    /// Takes a message from the worker.
+    ///
+    /// A new answer is accepted if it was planned in this `epoch`, no melody event the worker
+    /// had not seen fell before the call's end, and no chord change it had not seen fell before
+    /// the answer's start (it was generated over the wrong chord; the worker makes it again).
+    ///
+    /// A continuation (`resume_from_beats` set) is accepted while the answer it continues is
+    /// still active and was not interrupted; that answer's waiting notes from `resume_from_beats`
+    /// on are dropped, and the continuation's notes take their place.
     pub fn receive(&mut self, msg: AnswerMsg, epoch: u32, log: &InputLog) {
         match msg {
             AnswerMsg::Begin(header) => {
+                let id = header.answer_id;
+                if let Some(from_beats) = header.resume_from_beats {
+                    let continues = header.epoch == epoch
+                        && self
+                            .active
+                            .iter()
+                            .any(|a| a.header.answer_id == id && !a.interrupted);
+                    if continues {
+                        self.pending
+                            .retain(|n| n.answer_id != id || n.start_beats < from_beats);
+                        self.receiving = Receiving::Accepting(id);
+                    } else {
+                        self.receiving = Receiving::Rejecting(id);
+                    }
+                    return;
+                }
+                let unseen_before = |role: NoteRole, limit_beats: f64| match log
+                    .first_since(header.input_seen, |r| r == role)
+                {
+                    Since::Nothing => false,
+                    Since::FirstAt(beats) => beats < limit_beats,
+                    Since::Unknown => true,
+                };
                 let stands = header.epoch == epoch
-                    && match log.since(header.input_seen) {
-                        Since::Nothing => true,
-                        Since::FirstAt(beats) => beats >= header.call_end_beats,
-                        Since::Unknown => false,
-                    };
+                    && !unseen_before(NoteRole::Melody, header.call_end_beats)
+                    && !unseen_before(NoteRole::ChordChange, header.start_beats);
                 if stands && self.active.len() < MAX_ANSWERS {
                     self.active.push(ActiveAnswer {
                         header,
                         started: false,
+                        interrupted: false,
                     });
-                    self.receiving = Receiving::Accepting(header.answer_id);
+                    self.receiving = Receiving::Accepting(id);
                 } else {
-                    self.receiving = Receiving::Rejecting(header.answer_id);
+                    self.receiving = Receiving::Rejecting(id);
                 }
             }
             AnswerMsg::Note(note) => {
@@ -152,6 +182,23 @@ impl AnswerPlayer {
                     .pending
                     .partition_point(|p| p.start_beats <= note.start_beats);
                 self.pending.insert(at, note);
+            }
+        }
+    }
+
+    /// The held chord changed at `beats`: every answer that starts after it was generated over
+    /// the old chord and no longer stands (the worker generates it again). Answers already
+    /// playing stay; the worker sends the rest of them over the new chord.
+    pub fn chord_changed_at(&mut self, beats: f64) {
+        while let Some(i) = self
+            .active
+            .iter()
+            .position(|a| a.header.start_beats > beats && !a.started)
+        {
+            let id = self.active.swap_remove(i).header.answer_id;
+            self.pending.retain(|n| n.answer_id != id);
+            if self.receiving == Receiving::Accepting(id) {
+                self.receiving = Receiving::Rejecting(id);
             }
         }
     }
@@ -175,10 +222,11 @@ impl AnswerPlayer {
     /// New input at `beats` interrupts the answers whose call had ended by then: their notes
     /// from `beats` on are dropped, and `end` is called for each of their sounding notes.
     pub fn interrupt_at(&mut self, beats: f64, mut end: impl FnMut(&SoundingNote)) {
-        for answer in &self.active {
+        for answer in &mut self.active {
             if answer.header.call_end_beats > beats {
                 continue;
             }
+            answer.interrupted = true;
             let id = answer.header.answer_id;
             self.pending
                 .retain(|n| n.answer_id != id || n.start_beats < beats);
@@ -330,6 +378,7 @@ mod tests {
             call_end_beats: call_end,
             start_beats: start,
             end_beats: start + 4.0,
+            resume_from_beats: None,
         }
     }
 
@@ -361,11 +410,11 @@ mod tests {
     #[test]
     fn given_an_answer_planned_before_a_later_call_note_when_received_then_it_is_rejected() {
         let mut log = InputLog::new();
-        log.record(4.0);
-        log.record(4.5);
+        log.record(4.0, NoteRole::Melody);
+        log.record(4.5, NoteRole::Melody);
         // Planned having seen both events; the call ends at 5.5.
         let mut player = AnswerPlayer::new();
-        log.record(5.0); // the player went on before the silence was over
+        log.record(5.0, NoteRole::Melody); // the player went on before the silence was over
         player.receive(AnswerMsg::Begin(header(1, 2, 5.5, 8.0)), 1, &log);
         player.receive(note(1, 60, 8.0, 8.25), 1, &log);
         assert!(!player.is_busy());
@@ -374,9 +423,9 @@ mod tests {
     #[test]
     fn given_an_answer_whose_next_event_came_after_the_call_ended_when_received_then_it_stands() {
         let mut log = InputLog::new();
-        log.record(4.0);
-        log.record(4.5);
-        log.record(6.0); // a new call after the silence (call ended at 5.5)
+        log.record(4.0, NoteRole::Melody);
+        log.record(4.5, NoteRole::Melody);
+        log.record(6.0, NoteRole::Melody); // a new call after the silence (call ended at 5.5)
         let mut player = AnswerPlayer::new();
         player.receive(AnswerMsg::Begin(header(1, 2, 5.5, 8.0)), 1, &log);
         player.receive(note(1, 60, 8.0, 8.25), 1, &log);
@@ -476,5 +525,115 @@ mod tests {
         player.interrupt_at(8.5, |s| ended.push(s.key));
         assert_eq!(ended, vec![60]);
         assert!(!player.is_busy());
+    }
+
+    fn resume(id: u32, seen: u64, from: f64) -> AnswerMsg {
+        AnswerMsg::Begin(AnswerHeader {
+            resume_from_beats: Some(from),
+            ..header(id, seen, 5.5, 8.0)
+        })
+    }
+
+    /// The keys of the waiting notes, in order.
+    fn waiting(player: &AnswerPlayer) -> Vec<u8> {
+        player.pending.iter().map(|n| n.key).collect()
+    }
+
+    #[test]
+    fn given_a_chord_change_the_worker_had_not_seen_before_the_answer_starts_when_received_then_it_is_rejected()
+     {
+        // Given the worker planned having seen 2 events; the chord changed at 9.0 (event 2)
+        let mut log = InputLog::new();
+        log.record(4.0, NoteRole::Melody);
+        log.record(4.5, NoteRole::Melody);
+        log.record(9.0, NoteRole::ChordChange);
+        let mut player = AnswerPlayer::new();
+        // When the answer (call ends 5.5, starts 8.0... here 12.0) arrives
+        player.receive(AnswerMsg::Begin(header(1, 2, 5.5, 12.0)), 1, &log);
+        player.receive(note(1, 60, 12.0, 12.25), 1, &log);
+        // Then it is dropped: it was generated over the old chord
+        assert!(!player.is_busy());
+        // But a chord note that changed nothing, or a change after the start, leaves it standing
+        let mut log = InputLog::new();
+        log.record(4.0, NoteRole::Melody);
+        log.record(9.0, NoteRole::Chord);
+        log.record(12.5, NoteRole::ChordChange);
+        player.receive(AnswerMsg::Begin(header(2, 1, 5.5, 12.0)), 1, &log);
+        player.receive(note(2, 60, 12.0, 12.25), 1, &log);
+        assert!(player.is_busy());
+    }
+
+    #[test]
+    fn given_a_waiting_answer_when_the_chord_changes_before_it_starts_then_it_is_cancelled_and_a_playing_one_stays()
+     {
+        let log = InputLog::new();
+        let mut player = AnswerPlayer::new();
+        // Given answer 1 playing from 8 and answer 2 waiting for 16
+        player.receive(AnswerMsg::Begin(header(1, 0, 5.5, 8.0)), 1, &log);
+        player.receive(note(1, 60, 8.0, 8.5), 1, &log);
+        player.receive(note(1, 62, 10.0, 10.5), 1, &log);
+        player.receive(AnswerMsg::Begin(header(2, 0, 13.0, 16.0)), 1, &log);
+        player.receive(note(2, 64, 16.0, 16.5), 1, &log);
+        let n = player.take_first().unwrap();
+        player.push_sounding(&n, 0, 0);
+        // When the chord changes at 9.0
+        player.chord_changed_at(9.0);
+        // Then answer 2 is gone; answer 1 keeps its sounding and waiting notes
+        assert_eq!(waiting(&player), vec![62]);
+        assert_eq!(player.sounding.len(), 1);
+        // Late notes of the cancelled answer are dropped too.
+        player.receive(note(2, 65, 16.5, 17.0), 1, &log);
+        assert_eq!(waiting(&player), vec![62]);
+    }
+
+    #[test]
+    fn given_a_playing_answer_when_its_continuation_arrives_then_its_notes_from_there_are_replaced()
+    {
+        let log = InputLog::new();
+        let mut player = AnswerPlayer::new();
+        player.receive(AnswerMsg::Begin(header(1, 0, 5.5, 8.0)), 1, &log);
+        for (key, start) in [(60, 8.0), (62, 9.0), (64, 10.0), (65, 11.0)] {
+            player.receive(note(1, key, start, start + 0.5), 1, &log);
+        }
+        let n = player.take_first().unwrap();
+        player.push_sounding(&n, 0, 0);
+        // When the rest from beat 10 comes over a new chord
+        player.receive(resume(1, 0, 10.0), 1, &log);
+        player.receive(note(1, 69, 10.0, 10.5), 1, &log);
+        player.receive(note(1, 72, 11.5, 12.0), 1, &log);
+        // Then the notes before 10 stay and the new ones replace the rest
+        assert_eq!(waiting(&player), vec![62, 69, 72]);
+        assert_eq!(
+            player.sounding.len(),
+            1,
+            "the sounding note keeps its note-off"
+        );
+        assert_eq!(
+            player.answers_played(),
+            1,
+            "a continuation is not a new answer"
+        );
+    }
+
+    #[test]
+    fn given_an_interrupted_or_finished_answer_when_a_continuation_arrives_then_it_is_dropped() {
+        let log = InputLog::new();
+        let mut player = AnswerPlayer::new();
+        player.receive(AnswerMsg::Begin(header(1, 0, 5.5, 8.0)), 1, &log);
+        player.receive(note(1, 60, 8.0, 9.0), 1, &log);
+        player.receive(note(1, 62, 9.0, 10.0), 1, &log);
+        player.interrupt_at(8.5, |_| {});
+        player.receive(resume(1, 0, 9.5), 1, &log);
+        player.receive(note(1, 64, 9.5, 10.0), 1, &log);
+        assert_eq!(waiting(&player), vec![60]);
+        // An answer never accepted (or retired) takes no continuation either.
+        player.receive(resume(7, 0, 9.5), 1, &log);
+        player.receive(note(7, 64, 9.5, 10.0), 1, &log);
+        assert_eq!(waiting(&player), vec![60]);
+        // Nor one from another epoch.
+        player.receive(AnswerMsg::Begin(header(2, 0, 5.5, 8.0)), 1, &log);
+        player.receive(resume(2, 0, 9.0), 2, &log);
+        player.receive(note(2, 67, 9.0, 9.5), 2, &log);
+        assert_eq!(waiting(&player), vec![60]);
     }
 }

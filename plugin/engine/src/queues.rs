@@ -18,6 +18,17 @@ pub enum NoteKind {
     Off,
 }
 
+/// What a captured note is to the jam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteRole {
+    /// A note of the call (every note, unless an Improv model reads chords).
+    Melody,
+    /// A chord note that leaves the held chord as it was (a doubled tone, a repeated key).
+    Chord,
+    /// A chord note that changes the held chord (see [`crate::chords::ChordSignature`]).
+    ChordChange,
+}
+
 /// A note event the player played, stamped in beats.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CaptureEvent {
@@ -35,6 +46,8 @@ pub struct CaptureEvent {
     pub epoch: u32,
     /// Running number of this event among all captured events (0, 1, 2, …).
     pub seq: u64,
+    /// Melody or chord note.
+    pub role: NoteRole,
 }
 
 /// The start of an answer: which call it answers, and the conditions under which it stands.
@@ -53,6 +66,9 @@ pub struct AnswerHeader {
     pub start_beats: f64,
     /// Where the answer ends; every note ends by then.
     pub end_beats: f64,
+    /// `Some(beats)`: this is not a new answer but the rest of answer `answer_id` from `beats`
+    /// on, generated again over a new chord; its notes replace that answer's notes from there.
+    pub resume_from_beats: Option<f64>,
 }
 
 /// One note of an answer.
@@ -172,6 +188,7 @@ mod tests {
                 beats: seq as f64,
                 epoch: 0,
                 seq,
+                role: NoteRole::Melody,
             }));
         }
         assert!(c.peek().is_some());

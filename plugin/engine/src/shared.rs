@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use antiphon_models::{BeamSettings, PitchMask, Scale};
 use atomic_float::{AtomicF32, AtomicF64};
 
+use crate::choice::ModelPick;
+use crate::chords::ChordInput;
+
 /// What the worker is doing, for the editor and the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -72,6 +75,12 @@ pub struct Settings {
     pub high_pitch: AtomicU8,
     /// The scale answers keep to, packed by [`Settings::set_pitch_mask`] (0: any pitch class).
     pub scale: AtomicU32,
+    /// The player's model pick (a [`ModelPick`] as `u8`), or [`ModelPick::NONE`]: the worker
+    /// loads what it was told to (the standalone). The worker follows changes within a tick.
+    pub model_pick: AtomicU8,
+    /// Where chord notes come from, packed by [`ChordInput::pack`]; read only while the model
+    /// reads chords (Improv).
+    pub chord_input: AtomicU32,
 }
 
 impl Settings {
@@ -120,6 +129,28 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Where chord notes come from.
+    pub fn chord_input(&self) -> ChordInput {
+        ChordInput::unpack(self.chord_input.load(Ordering::Relaxed))
+    }
+
+    /// Sets where chord notes come from.
+    pub fn set_chord_input(&self, input: ChordInput) {
+        self.chord_input.store(input.pack(), Ordering::Relaxed);
+    }
+
+    /// The player's model pick, if one was published.
+    pub fn model_pick(&self) -> Option<ModelPick> {
+        ModelPick::from_u8(self.model_pick.load(Ordering::Relaxed))
+    }
+
+    /// Publishes the player's model pick.
+    pub fn set_model_pick(&self, pick: ModelPick) {
+        self.model_pick.store(pick as u8, Ordering::Relaxed);
+    }
+}
+
 /// Flag of [`Settings::scale`]: a scale is set (bits 12..16 root, bits 0..12 intervals).
 const SCALE_SET: u32 = 1 << 31;
 
@@ -136,6 +167,8 @@ impl Default for Settings {
             low_pitch: AtomicU8::new(0),
             high_pitch: AtomicU8::new(127),
             scale: AtomicU32::new(0),
+            model_pick: AtomicU8::new(ModelPick::NONE),
+            chord_input: AtomicU32::new(ChordInput::DEFAULT.pack()),
         }
     }
 }
@@ -167,7 +200,11 @@ pub struct Shared {
     pub dropped_events: AtomicU64,
     /// Answers that started playing.
     pub answers_played: AtomicU64,
-    /// Answers the worker finished generating (including ones later dropped).
+    /// Whether the loaded model reads chords (Improv): only then are chord notes told apart
+    /// from melody notes.
+    pub model_uses_chords: AtomicBool,
+    /// Answers the worker finished generating (including ones later dropped; continuations
+    /// count too).
     pub answers_generated: AtomicU64,
     /// Captured events the worker has taken into account (written at the end of each look).
     pub worker_seen_events: AtomicU64,
@@ -205,6 +242,7 @@ impl Default for Shared {
             late_notes: AtomicU64::new(0),
             dropped_events: AtomicU64::new(0),
             answers_played: AtomicU64::new(0),
+            model_uses_chords: AtomicBool::new(false),
             answers_generated: AtomicU64::new(0),
             worker_seen_events: AtomicU64::new(0),
             worker_ticks: AtomicU64::new(0),

@@ -45,6 +45,12 @@ impl NoteTracker {
         self.on.iter().all(|&c| c == 0)
     }
 
+    /// Every sounding key, whatever its channel: bit `key` is set while that key sounds on any
+    /// channel.
+    pub fn keys(&self) -> u128 {
+        self.on.iter().fold(0, |acc, &c| acc | c)
+    }
+
     /// Ends every sounding note, calling `off(channel, key)` for each, lowest channel and key
     /// first.
     pub fn release_all(&mut self, mut off: impl FnMut(u8, u8)) {
@@ -88,5 +94,14 @@ mod tests {
         t.note_on(3, 64);
         assert!(t.note_off(3, 64));
         assert!(!t.is_on(3, 64));
+    }
+
+    #[test]
+    fn given_the_same_key_on_two_channels_when_asking_for_keys_then_it_is_one_bit() {
+        let mut t = NoteTracker::new();
+        t.note_on(0, 57);
+        t.note_on(5, 57);
+        t.note_on(5, 60);
+        assert_eq!(t.keys(), (1u128 << 57) | (1u128 << 60));
     }
 }

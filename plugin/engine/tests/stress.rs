@@ -56,6 +56,7 @@ fn run_case(seed: u64) -> usize {
                 call_end_beats: start - pick(3) as f64 * 0.5,
                 start_beats: start,
                 end_beats: start + 4.0,
+                resume_from_beats: None,
             };
             let _ = answer_tx.push(AnswerMsg::Begin(header));
             for i in 0..pick(12) {
