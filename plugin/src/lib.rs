@@ -33,8 +33,6 @@ pub struct Antiphon {
     shared: Arc<Shared>,
     /// The engine, once activated: audio side plus worker.
     instance: Option<Instance>,
-    /// The model the worker was last asked to load.
-    model_choice: Option<ModelChoice>,
     /// Sample rate of the current activation, in Hz.
     sample_rate_hz: f32,
     /// Non-note MIDI events of this block to pass on; capacity fixed.
@@ -47,7 +45,6 @@ impl Default for Antiphon {
             params: Arc::new(AntiphonParams::default()),
             shared: Arc::new(Shared::default()),
             instance: None,
-            model_choice: None,
             sample_rate_hz: 48_000.0,
             passthrough: Vec::with_capacity(PASSTHROUGH_CAPACITY),
         }
@@ -55,8 +52,10 @@ impl Default for Antiphon {
 }
 
 impl Antiphon {
-    /// The model the project asks for: its saved path, else `ANTIPHON_MODEL`, else built-in.
-    fn wanted_model(&self) -> ModelChoice {
+    /// The project's own model file: its saved `model_path`, else `ANTIPHON_MODEL`, else none.
+    /// Model = Custom File loads it; so does Model = Melody (the default), as every project did
+    /// before the Model parameter existed.
+    fn custom_file(&self) -> Option<PathBuf> {
         let saved = self
             .params
             .model_path
@@ -68,17 +67,19 @@ impl Antiphon {
         } else {
             saved
         };
-        if path.trim().is_empty() {
-            ModelChoice::Default
-        } else {
-            ModelChoice::File(PathBuf::from(path.trim()))
-        }
+        let path = path.trim();
+        (!path.is_empty()).then(|| PathBuf::from(path))
     }
 
-    /// Copies the parameters the worker reads into the shared settings.
+    /// Copies the parameters the worker reads into the shared settings. Runs in `process`:
+    /// atomic stores only.
     fn publish_settings(&self) {
         let p = &self.params;
         let s = &self.shared.settings;
+        s.set_model_pick(p.model.value().pick());
+        s.set_beam(p.beam());
+        s.set_pitch_mask(p.pitch_mask());
+        s.set_chord_input(p.chord_input());
         s.temperature
             .store(p.temperature.value(), Ordering::Relaxed);
         s.silence_beats
@@ -155,25 +156,21 @@ impl Plugin for Antiphon {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sample_rate_hz = buffer_config.sample_rate;
+        // The Model parameter is published here and in every block; the worker follows it.
         self.publish_settings();
-        let wanted = self.wanted_model();
+        let custom_file = self.custom_file();
         match &self.instance {
-            Some(instance) => {
-                if self.model_choice.as_ref() != Some(&wanted) {
-                    instance.worker.load_model(wanted.clone());
-                    self.model_choice = Some(wanted);
-                }
-            }
+            Some(instance) => instance.worker.set_custom_file(custom_file),
             None => {
                 let config = WorkerConfig {
-                    model: wanted.clone(),
+                    model: ModelChoice::Default,
+                    custom_file,
                     runtime_dirs: runtime::module_dir().into_iter().collect(),
                     seed: None,
                 };
                 match antiphon_engine::start(self.shared.clone(), config) {
                     Ok(instance) => {
                         self.instance = Some(instance);
-                        self.model_choice = Some(wanted);
                     }
                     Err(error) => {
                         nice_error!("Antiphon: could not start its worker thread: {error}");

@@ -2,7 +2,209 @@
 
 use std::sync::{Arc, RwLock};
 
+use antiphon_engine::{ChordInput, ModelPick};
+use antiphon_models::generate::mask::SCALE_NAMES;
+use antiphon_models::{BeamSettings, PitchMask, Scale};
 use nice_plug::prelude::*;
+
+/// Pitch-class names for the Key parameter and note names (sharps).
+const PITCH_CLASS_NAMES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+
+/// The Model parameter: which kind of model answers.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelParam {
+    /// Melody RNN, basic (the shipped `melody_basic`; a project's own file wins when it has
+    /// one, as before this parameter existed).
+    #[id = "melody"]
+    #[name = "Melody"]
+    Melody,
+    /// Melody RNN, lookback (`melody_lookback`).
+    #[id = "melody_lookback"]
+    #[name = "Melody Lookback"]
+    MelodyLookback,
+    /// Melody RNN, attention (`melody_attention`).
+    #[id = "melody_attention"]
+    #[name = "Melody Attention"]
+    MelodyAttention,
+    /// Drums RNN, drum kit (`drums_kit`); answers on MIDI channel 10.
+    #[id = "drums"]
+    #[name = "Drums"]
+    Drums,
+    /// Improv RNN over the chords the player holds (`improv_chord_pitches`).
+    #[id = "improv"]
+    #[name = "Improv"]
+    Improv,
+    /// The project's own model file (`model_path`, else `ANTIPHON_MODEL`).
+    #[id = "custom_file"]
+    #[name = "Custom File"]
+    CustomFile,
+}
+
+impl ModelParam {
+    /// The engine's pick for this choice.
+    pub fn pick(self) -> ModelPick {
+        match self {
+            Self::Melody => ModelPick::Melody,
+            Self::MelodyLookback => ModelPick::MelodyLookback,
+            Self::MelodyAttention => ModelPick::MelodyAttention,
+            Self::Drums => ModelPick::Drums,
+            Self::Improv => ModelPick::Improv,
+            Self::CustomFile => ModelPick::CustomFile,
+        }
+    }
+}
+
+/// The Scale parameter: off, or one of the scales of [`SCALE_NAMES`] (same order).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleParam {
+    /// Any pitch class.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// Major (Ionian).
+    #[id = "major"]
+    #[name = "Major"]
+    Major,
+    /// Natural minor (Aeolian).
+    #[id = "minor"]
+    #[name = "Minor"]
+    Minor,
+    /// Harmonic minor.
+    #[id = "harmonic-minor"]
+    #[name = "Harmonic Minor"]
+    HarmonicMinor,
+    /// Melodic minor (ascending).
+    #[id = "melodic-minor"]
+    #[name = "Melodic Minor"]
+    MelodicMinor,
+    /// Dorian.
+    #[id = "dorian"]
+    #[name = "Dorian"]
+    Dorian,
+    /// Phrygian.
+    #[id = "phrygian"]
+    #[name = "Phrygian"]
+    Phrygian,
+    /// Lydian.
+    #[id = "lydian"]
+    #[name = "Lydian"]
+    Lydian,
+    /// Mixolydian.
+    #[id = "mixolydian"]
+    #[name = "Mixolydian"]
+    Mixolydian,
+    /// Locrian.
+    #[id = "locrian"]
+    #[name = "Locrian"]
+    Locrian,
+    /// Major pentatonic.
+    #[id = "pentatonic-major"]
+    #[name = "Pentatonic Major"]
+    PentatonicMajor,
+    /// Minor pentatonic.
+    #[id = "pentatonic-minor"]
+    #[name = "Pentatonic Minor"]
+    PentatonicMinor,
+    /// Blues (minor pentatonic with the flat fifth).
+    #[id = "blues"]
+    #[name = "Blues"]
+    Blues,
+    /// Every pitch class.
+    #[id = "chromatic"]
+    #[name = "Chromatic"]
+    Chromatic,
+}
+
+impl ScaleParam {
+    /// Index of the scale in [`SCALE_NAMES`]; `None` for [`ScaleParam::Off`].
+    pub fn scale_index(self) -> Option<usize> {
+        match self {
+            Self::Off => None,
+            Self::Major => Some(0),
+            Self::Minor => Some(1),
+            Self::HarmonicMinor => Some(2),
+            Self::MelodicMinor => Some(3),
+            Self::Dorian => Some(4),
+            Self::Phrygian => Some(5),
+            Self::Lydian => Some(6),
+            Self::Mixolydian => Some(7),
+            Self::Locrian => Some(8),
+            Self::PentatonicMajor => Some(9),
+            Self::PentatonicMinor => Some(10),
+            Self::Blues => Some(11),
+            Self::Chromatic => Some(12),
+        }
+    }
+
+    /// The scale on `root` (pitch class, 0 = C); `None` for [`ScaleParam::Off`]. Allocates
+    /// nothing.
+    pub fn scale(self, root: u8) -> Option<Scale> {
+        let (_, intervals) = SCALE_NAMES.get(self.scale_index()?)?;
+        Some(Scale::new(root, intervals))
+    }
+}
+
+/// The Chord Source parameter: where an Improv model's chords come from.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChordSourceParam {
+    /// Notes below Split Key are chords.
+    #[id = "split_key"]
+    #[name = "Split Key"]
+    SplitKey,
+    /// Notes on Chord Channel are chords.
+    #[id = "chord_channel"]
+    #[name = "Chord Channel"]
+    ChordChannel,
+}
+
+/// The name of MIDI key `key`, C4 = 60 (C-1 = 0, G9 = 127).
+pub fn note_name(key: i32) -> String {
+    let key = key.clamp(0, 127);
+    format!("{}{}", PITCH_CLASS_NAMES[(key % 12) as usize], key / 12 - 1)
+}
+
+/// The MIDI key of a note name (`C4`, `F#3`, `Bb2`, `C-1`; C4 = 60) or of a plain number.
+pub fn parse_note_name(text: &str) -> Option<i32> {
+    let text = text.trim();
+    if let Ok(key) = text.parse::<i32>() {
+        return (0..=127).contains(&key).then_some(key);
+    }
+    let (pitch_class, rest) = parse_pitch_class(text)?;
+    let octave: i32 = rest.trim().parse().ok()?;
+    let key = (octave + 1) * 12 + pitch_class;
+    (0..=127).contains(&key).then_some(key)
+}
+
+/// A pitch class (0 = C) from a name `C`…`B` (either case) with an optional `#` or `b`, and
+/// the rest of the text.
+fn parse_pitch_class(text: &str) -> Option<(i32, &str)> {
+    let mut chars = text.chars();
+    let natural = match chars.next()?.to_ascii_uppercase() {
+        'C' => 0,
+        'D' => 2,
+        'E' => 4,
+        'F' => 5,
+        'G' => 7,
+        'A' => 9,
+        'B' => 11,
+        _ => return None,
+    };
+    let rest = chars.as_str();
+    Some(match rest.chars().next() {
+        Some('#') => ((natural + 1) % 12, &rest[1..]),
+        Some('b') => ((natural + 11) % 12, &rest[1..]),
+        _ => (natural, rest),
+    })
+}
+
+/// An integer parameter over MIDI keys 0..=127 shown as note names (C4 = 60).
+fn key_param(name: &str, default: i32) -> IntParam {
+    IntParam::new(name, default, IntRange::Linear { min: 0, max: 127 })
+        .with_value_to_string(Arc::new(note_name))
+        .with_string_to_value(Arc::new(parse_note_name))
+}
 
 /// Everything a host can automate and save.
 #[derive(Params)]
@@ -34,9 +236,82 @@ pub struct AntiphonParams {
     /// Bypass: input passes unchanged, no answers.
     #[id = "bypass"]
     pub bypass: BoolParam,
-    /// Path of a user `.onnx` model; empty for the built-in model.
+    /// Which model answers.
+    #[id = "model"]
+    pub model: EnumParam<ModelParam>,
+    /// Beam search: entries kept per iteration, 1..=8 (all three at 1: plain sampling).
+    #[id = "beam_size"]
+    pub beam_size: IntParam,
+    /// Beam search: copies of each entry per iteration, 1..=8.
+    #[id = "branch_factor"]
+    pub branch_factor: IntParam,
+    /// Beam search: steps sampled per iteration, 1..=16.
+    #[id = "steps_per_iteration"]
+    pub steps_per_iteration: IntParam,
+    /// The scale answers keep to (Off: any pitch class).
+    #[id = "scale"]
+    pub scale: EnumParam<ScaleParam>,
+    /// Root of the scale, 0 = C … 11 = B.
+    #[id = "key"]
+    pub key: IntParam,
+    /// Lowest MIDI key an answer may play.
+    #[id = "range_low"]
+    pub range_low: IntParam,
+    /// Highest MIDI key an answer may play.
+    #[id = "range_high"]
+    pub range_high: IntParam,
+    /// Where an Improv model's chords come from.
+    #[id = "chord_source"]
+    pub chord_source: EnumParam<ChordSourceParam>,
+    /// With Chord Source = Split Key, notes below this MIDI key are chords (Improv only).
+    #[id = "split_key"]
+    pub split_key: IntParam,
+    /// With Chord Source = Chord Channel, notes on this MIDI channel (1..=16) are chords
+    /// (Improv only).
+    #[id = "chord_channel"]
+    pub chord_channel: IntParam,
+    /// Path of a user `.onnx` model; empty for none (then `ANTIPHON_MODEL`, if set, is used).
+    /// Loaded for Model = Custom File, and for Model = Melody (projects from before the Model
+    /// parameter).
     #[persist = "model_path"]
     pub model_path: Arc<RwLock<String>>,
+}
+
+impl AntiphonParams {
+    /// The beam-search settings.
+    pub fn beam(&self) -> BeamSettings {
+        let count = |p: &IntParam| p.value().max(1) as usize;
+        BeamSettings {
+            beam_size: count(&self.beam_size),
+            branch_factor: count(&self.branch_factor),
+            steps_per_iteration: count(&self.steps_per_iteration),
+        }
+    }
+
+    /// The pitch mask of Range Low, Range High (in either order), Scale and Key. Allocates
+    /// nothing.
+    pub fn pitch_mask(&self) -> PitchMask {
+        let to_key = |p: &IntParam| p.value().clamp(0, 127) as u8;
+        let (a, b) = (to_key(&self.range_low), to_key(&self.range_high));
+        let mask = PitchMask::range(a.min(b), a.max(b));
+        let root = self.key.value().clamp(0, 11) as u8;
+        match self.scale.value().scale(root) {
+            Some(scale) => mask.with_scale(scale),
+            None => mask,
+        }
+    }
+
+    /// Where an Improv model's chords come from.
+    pub fn chord_input(&self) -> ChordInput {
+        match self.chord_source.value() {
+            ChordSourceParam::SplitKey => {
+                ChordInput::SplitKey(self.split_key.value().clamp(0, 127) as u8)
+            }
+            ChordSourceParam::ChordChannel => {
+                ChordInput::Channel((self.chord_channel.value().clamp(1, 16) - 1) as u8)
+            }
+        }
+    }
 }
 
 impl Default for AntiphonParams {
@@ -96,7 +371,76 @@ impl Default for AntiphonParams {
             .with_unit(" BPM"),
             interrupt: BoolParam::new("Interrupt", false),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
+            model: EnumParam::new("Model", ModelParam::Melody),
+            beam_size: IntParam::new("Beam Size", 1, IntRange::Linear { min: 1, max: 8 }),
+            branch_factor: IntParam::new("Branch Factor", 1, IntRange::Linear { min: 1, max: 8 }),
+            steps_per_iteration: IntParam::new(
+                "Steps per Iteration",
+                1,
+                IntRange::Linear { min: 1, max: 16 },
+            ),
+            scale: EnumParam::new("Scale", ScaleParam::Off),
+            key: IntParam::new("Key", 0, IntRange::Linear { min: 0, max: 11 })
+                .with_value_to_string(Arc::new(|pc| {
+                    PITCH_CLASS_NAMES[pc.clamp(0, 11) as usize].to_string()
+                }))
+                .with_string_to_value(Arc::new(|text| match parse_pitch_class(text.trim()) {
+                    Some((pc, "")) => Some(pc),
+                    _ => text.trim().parse().ok().filter(|pc| (0..12).contains(pc)),
+                })),
+            range_low: key_param("Range Low", 0),
+            range_high: key_param("Range High", 127),
+            chord_source: EnumParam::new("Chord Source", ChordSourceParam::SplitKey),
+            split_key: key_param("Split Key", 48),
+            chord_channel: IntParam::new("Chord Channel", 2, IntRange::Linear { min: 1, max: 16 }),
             model_path: Arc::new(RwLock::new(String::new())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_note_names_when_parsed_and_shown_then_c4_is_60() {
+        assert_eq!(note_name(60), "C4");
+        assert_eq!(note_name(48), "C3");
+        assert_eq!(note_name(0), "C-1");
+        assert_eq!(note_name(127), "G9");
+        assert_eq!(note_name(61), "C#4");
+        for key in 0..=127 {
+            assert_eq!(parse_note_name(&note_name(key)), Some(key));
+        }
+        assert_eq!(parse_note_name("Bb2"), Some(46));
+        assert_eq!(parse_note_name("a3"), Some(57));
+        assert_eq!(parse_note_name("48"), Some(48));
+        assert_eq!(parse_note_name("H3"), None);
+        assert_eq!(parse_note_name("G#9"), None, "above 127");
+    }
+
+    #[test]
+    fn given_every_scale_choice_when_resolved_then_it_is_the_scale_of_that_name() {
+        for (i, (name, intervals)) in SCALE_NAMES.iter().enumerate() {
+            let choice = ScaleParam::from_index(i + 1);
+            assert_eq!(choice.scale_index(), Some(i));
+            assert_eq!(
+                ScaleParam::ids().unwrap()[i + 1],
+                *name,
+                "the parameter's id is the scale's name"
+            );
+            assert_eq!(choice.scale(9), Some(Scale::new(9, intervals)));
+        }
+        assert_eq!(ScaleParam::variants().len(), SCALE_NAMES.len() + 1);
+        assert_eq!(ScaleParam::Off.scale(0), None);
+    }
+
+    #[test]
+    fn given_the_defaults_when_published_then_they_are_plain_sampling_every_pitch_and_a_c3_split() {
+        let p = AntiphonParams::default();
+        assert_eq!(p.beam(), BeamSettings::PLAIN);
+        assert!(p.pitch_mask().is_all());
+        assert_eq!(p.chord_input(), ChordInput::SplitKey(48));
+        assert_eq!(p.model.value().pick(), ModelPick::Melody);
     }
 }
