@@ -31,6 +31,29 @@ pub mod param {
     pub const MAX_CALL_LENGTH: &str = "Max Call Length";
     /// Tempo used when the host gives none.
     pub const TEMPO: &str = "Tempo";
+    /// Which model answers (Melody, Melody Lookback, Melody Attention, Drums, Improv, Custom
+    /// File).
+    pub const MODEL: &str = "Model";
+    /// Beam search: entries kept per iteration, 1..=8.
+    pub const BEAM_SIZE: &str = "Beam Size";
+    /// Beam search: copies of each entry per iteration, 1..=8.
+    pub const BRANCH_FACTOR: &str = "Branch Factor";
+    /// Beam search: steps per iteration, 1..=16.
+    pub const STEPS_PER_ITERATION: &str = "Steps per Iteration";
+    /// The scale answers keep to (Off, Major, Minor, …).
+    pub const SCALE: &str = "Scale";
+    /// Root of the scale, C..B.
+    pub const KEY: &str = "Key";
+    /// Lowest key of an answer, as a note name.
+    pub const RANGE_LOW: &str = "Range Low";
+    /// Highest key of an answer, as a note name.
+    pub const RANGE_HIGH: &str = "Range High";
+    /// Where Improv chords come from (Split Key, Chord Channel).
+    pub const CHORD_SOURCE: &str = "Chord Source";
+    /// Notes below it are Improv chords, as a note name (C4 = 60).
+    pub const SPLIT_KEY: &str = "Split Key";
+    /// The MIDI channel of Improv chords, 1..=16.
+    pub const CHORD_CHANNEL: &str = "Chord Channel";
 }
 
 /// The sample rate the scenario tests use.
