@@ -1,6 +1,10 @@
-//! A valid ONNX model that is not an Antiphon contract model, written byte by byte (no ONNX
-//! tooling needed): `y = Identity(x)` on a float vector, with no `antiphon.*` metadata. ONNX
-//! Runtime opens it; the plugin must refuse it for what it lacks.
+//! ONNX models written byte by byte (no ONNX tooling needed):
+//! - [`identity_model_bytes`]: a valid ONNX model that is not an Antiphon contract model,
+//!   `y = Identity(x)` with no `antiphon.*` metadata. ONNX Runtime opens it; the plugin must
+//!   refuse it for what it lacks.
+//! - [`contract_model_bytes`]: a tiny contract model of any encoding, `logits = inputs · W`
+//!   with fixed pseudo-random weights and one state passed through, so a test can load a model
+//!   family through the plugin before a trained model of it ships. Its answers mean nothing.
 
 /// Appends a varint.
 fn varint(out: &mut Vec<u8>, mut v: u64) {
@@ -24,12 +28,25 @@ fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// A float32 `ValueInfoProto` of shape `[width]`.
-fn float_vector(name: &str, width: i64) -> Vec<u8> {
-    let mut dim = Vec::new();
-    int_field(&mut dim, 1, width);
+/// One dimension of a tensor shape.
+enum Dim {
+    /// A fixed size.
+    Fixed(i64),
+    /// A dynamic size, by name.
+    Param(&'static str),
+}
+
+/// A float32 `ValueInfoProto` of shape `dims`.
+fn float_tensor(name: &str, dims: &[Dim]) -> Vec<u8> {
     let mut shape = Vec::new();
-    bytes_field(&mut shape, 1, &dim);
+    for d in dims {
+        let mut dim = Vec::new();
+        match d {
+            Dim::Fixed(n) => int_field(&mut dim, 1, *n),
+            Dim::Param(p) => bytes_field(&mut dim, 2, p.as_bytes()),
+        }
+        bytes_field(&mut shape, 1, &dim);
+    }
     let mut tensor_type = Vec::new();
     int_field(&mut tensor_type, 1, 1); // FLOAT
     bytes_field(&mut tensor_type, 2, &shape);
@@ -41,19 +58,99 @@ fn float_vector(name: &str, width: i64) -> Vec<u8> {
     info
 }
 
+/// A `NodeProto` of `op` from `inputs` to `output`.
+fn node(op: &str, inputs: &[&str], output: &str) -> Vec<u8> {
+    let mut n = Vec::new();
+    for i in inputs {
+        bytes_field(&mut n, 1, i.as_bytes());
+    }
+    bytes_field(&mut n, 2, output.as_bytes());
+    bytes_field(&mut n, 3, format!("{op}_{output}").as_bytes());
+    bytes_field(&mut n, 4, op.as_bytes());
+    n
+}
+
+/// The bytes of a tiny contract model: `inputs` float32 `[batch, time, input_size]` →
+/// `logits` `[batch, time, classes]` = `inputs · W` (fixed pseudo-random weights in −2..2), and
+/// `state_in.0` `[batch, 4]` passed to `state_out.0`; metadata `antiphon.contract` 1,
+/// `antiphon.family` = `family`, `antiphon.encoding` = `encoding` (JSON), and a card named
+/// `name`. `input_size` and `classes` must be those of the encoding (see models/CONTRACT.md).
+pub fn contract_model_bytes(
+    family: &str,
+    encoding: &str,
+    name: &str,
+    input_size: usize,
+    classes: usize,
+) -> Vec<u8> {
+    let mut seed: u32 = 12_345;
+    let mut raw = Vec::with_capacity(input_size * classes * 4);
+    for _ in 0..input_size * classes {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let w = (seed >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0;
+        raw.extend_from_slice(&w.to_le_bytes());
+    }
+    let mut weights = Vec::new();
+    int_field(&mut weights, 1, input_size as i64);
+    int_field(&mut weights, 1, classes as i64);
+    int_field(&mut weights, 2, 1); // FLOAT
+    bytes_field(&mut weights, 8, b"W");
+    bytes_field(&mut weights, 9, &raw);
+
+    let mut graph = Vec::new();
+    bytes_field(&mut graph, 1, &node("MatMul", &["inputs", "W"], "logits"));
+    bytes_field(
+        &mut graph,
+        1,
+        &node("Identity", &["state_in.0"], "state_out.0"),
+    );
+    bytes_field(&mut graph, 2, b"tiny");
+    bytes_field(&mut graph, 5, &weights);
+    let batch_time = |last: i64| [Dim::Param("batch"), Dim::Param("time"), Dim::Fixed(last)];
+    let state = || [Dim::Param("batch"), Dim::Fixed(4)];
+    bytes_field(
+        &mut graph,
+        11,
+        &float_tensor("inputs", &batch_time(input_size as i64)),
+    );
+    bytes_field(&mut graph, 11, &float_tensor("state_in.0", &state()));
+    bytes_field(
+        &mut graph,
+        12,
+        &float_tensor("logits", &batch_time(classes as i64)),
+    );
+    bytes_field(&mut graph, 12, &float_tensor("state_out.0", &state()));
+
+    let mut model = Vec::new();
+    int_field(&mut model, 1, 8);
+    bytes_field(&mut model, 2, b"antiphon-tests");
+    bytes_field(&mut model, 7, &graph);
+    let mut opset = Vec::new();
+    bytes_field(&mut opset, 1, b"");
+    int_field(&mut opset, 2, 13);
+    bytes_field(&mut model, 8, &opset);
+    let card = format!(r#"{{"name":"{name}"}}"#);
+    for (key, value) in [
+        ("antiphon.contract", "1"),
+        ("antiphon.family", family),
+        ("antiphon.encoding", encoding),
+        ("antiphon.card", card.as_str()),
+    ] {
+        let mut entry = Vec::new();
+        bytes_field(&mut entry, 1, key.as_bytes());
+        bytes_field(&mut entry, 2, value.as_bytes());
+        bytes_field(&mut model, 14, &entry);
+    }
+    model
+}
+
 /// The bytes of the model: IR version 8, opset 13, one `Identity` node from `x` to `y`
 /// (float32 `[4]`), producer "antiphon-tests", no metadata.
 pub fn identity_model_bytes() -> Vec<u8> {
-    let mut node = Vec::new();
-    bytes_field(&mut node, 1, b"x");
-    bytes_field(&mut node, 2, b"y");
-    bytes_field(&mut node, 3, b"identity");
-    bytes_field(&mut node, 4, b"Identity");
     let mut graph = Vec::new();
-    bytes_field(&mut graph, 1, &node);
+    bytes_field(&mut graph, 1, &node("Identity", &["x"], "y"));
     bytes_field(&mut graph, 2, b"identity");
-    bytes_field(&mut graph, 11, &float_vector("x", 4));
-    bytes_field(&mut graph, 12, &float_vector("y", 4));
+    bytes_field(&mut graph, 11, &float_tensor("x", &[Dim::Fixed(4)]));
+    bytes_field(&mut graph, 12, &float_tensor("y", &[Dim::Fixed(4)]));
     let mut model = Vec::new();
     int_field(&mut model, 1, 8);
     bytes_field(&mut model, 2, b"antiphon-tests");
@@ -75,5 +172,21 @@ mod tests {
         assert_eq!(&bytes[..2], &[0x08, 0x08], "field 1 (ir_version) = 8");
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("Identity") && !text.contains("antiphon."));
+    }
+
+    #[test]
+    fn a_contract_model_carries_its_metadata_and_weights() {
+        let bytes = contract_model_bytes("drums", r#"{"name":"drum_kit"}"#, "tiny", 3, 2);
+        let text = String::from_utf8_lossy(&bytes);
+        for needle in [
+            "antiphon.family",
+            "drums",
+            "drum_kit",
+            "state_out.0",
+            "MatMul",
+        ] {
+            assert!(text.contains(needle), "{needle}");
+        }
+        assert!(bytes.len() > 3 * 2 * 4);
     }
 }

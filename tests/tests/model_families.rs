@@ -10,6 +10,10 @@
 //! not part of the call (else the call would run to its maximum length and nothing would answer
 //! in that bar), and the answer stays at or above the split key.
 //!
+//! The same runs with tiny contract models (random weights) of the Improv and Drums encodings
+//! as the Custom File check the chord and drum paths through the binary before trained models
+//! ship.
+//!
 //! A shipped model this build does not embed yet (see `models/src/shipped.rs`) fails its test
 //! with "not shipped", quoting the plugin's refusal from the log.
 //!
@@ -30,7 +34,7 @@ use antiphon_tests::events::{OutEvent, OutKind};
 use antiphon_tests::host::PluginInstance;
 use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, PhraseNote};
 use antiphon_tests::nice_state;
-use antiphon_tests::onnx::identity_model_bytes;
+use antiphon_tests::onnx::{contract_model_bytes, identity_model_bytes};
 use antiphon_tests::util::{TempDir, lines_with_all};
 use serde_json::Value;
 
@@ -77,27 +81,68 @@ fn nice_log() -> &'static Path {
     })
 }
 
+/// A tiny contract model of a family (random weights), loaded as the Custom File.
+struct Tiny {
+    /// Its card name (and file stem).
+    name: &'static str,
+    /// `antiphon.family`.
+    family: &'static str,
+    /// `antiphon.encoding`.
+    encoding: &'static str,
+    /// Input width of the encoding.
+    input_size: usize,
+    /// Classes of the encoding.
+    classes: usize,
+}
+
 /// A Model choice and what its answer looks like.
 struct Family {
     /// The Model parameter's text.
     model: &'static str,
-    /// The shipped model it loads.
+    /// The shipped model it loads (the Custom File's card name for a tiny model).
     shipped: &'static str,
+    /// For Model = Custom File: the tiny model the project's `model_path` names.
+    tiny: Option<Tiny>,
     /// The channel index of the answer.
     answer_channel: u8,
     /// Hold A minor below the split key with each call (Improv).
     with_chord: bool,
 }
 
-/// Loads the plugin with "Model" = `model` (and channel 2, thru), activates it and waits until
-/// the log says the model loaded; panics with "not shipped" when the build does not have it.
-fn open_with_model(family: &Family) -> PluginInstance {
+/// Points the persisted `model_path` of `plugin` at `model` (through a saved state).
+fn set_model_path(plugin: &mut PluginInstance, model: &Path) {
+    let mut state = nice_state::decode(&plugin.save_state().unwrap()).unwrap();
+    nice_state::set_persisted_field(
+        &mut state,
+        "model_path",
+        &Value::String(model.to_string_lossy().into_owned()),
+    )
+    .unwrap();
+    plugin.load_state(&nice_state::encode(&state)).unwrap();
+}
+
+/// Loads the plugin with "Model" = `model` (and channel 2, thru; a tiny model written into
+/// `dir` as the Custom File), activates it and waits until the log says the model loaded;
+/// panics with "not shipped" when the build does not have it.
+fn open_with_model(family: &Family, dir: &TempDir) -> PluginInstance {
     let log = nice_log();
     let path = bundle_plugin();
     let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
     configure_channel_2_with_thru(&mut plugin).unwrap();
     plugin.set_param_text(param::MODEL, family.model).unwrap();
+    if let Some(tiny) = &family.tiny {
+        let model = dir.path().join(format!("{}.onnx", tiny.name));
+        let bytes = contract_model_bytes(
+            tiny.family,
+            tiny.encoding,
+            tiny.name,
+            tiny.input_size,
+            tiny.classes,
+        );
+        std::fs::write(&model, bytes).unwrap();
+        set_model_path(&mut plugin, &model);
+    }
     assert_eq!(
         plugin.param_display(param::MODEL).unwrap().trim(),
         family.model,
@@ -107,7 +152,10 @@ fn open_with_model(family: &Family) -> PluginInstance {
     plugin.activate(SAMPLE_RATE, 1, BLOCK_SAMPLES).unwrap();
     plugin.start_processing().unwrap();
     // "model NAME loaded (Shipped(\"NAME\"))", "model refused: built-in model NAME: …"
-    let loaded_as = format!("Shipped(\"{}\")", family.shipped);
+    let loaded_as = match family.tiny {
+        Some(_) => format!("model {} loaded", family.shipped),
+        None => format!("Shipped(\"{}\")", family.shipped),
+    };
     let refused_as = format!("built-in model {}:", family.shipped);
     let loaded = |t: &str| !lines_with_all(t, &[&loaded_as, "loaded"]).is_empty();
     let refused = |t: &str| !lines_with_all(t, &[&refused_as, "refused"]).is_empty();
@@ -163,7 +211,8 @@ fn ons_from(outputs: &[OutEvent], channel: u8, from_sample: u64) -> Vec<OutEvent
 /// Plays calls until one gets an answer with notes on the family's channel, then checks it.
 fn answers_on_the_grid(family: &Family) {
     let _turn = take_turn();
-    let mut plugin = open_with_model(family);
+    let dir = TempDir::new("antiphon-model-families").unwrap();
+    let mut plugin = open_with_model(family, &dir);
     let mut jam = JamDriver::new(
         &mut plugin,
         JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
@@ -278,6 +327,7 @@ fn melody_answers_on_the_grid() {
     answers_on_the_grid(&Family {
         model: "Melody",
         shipped: "melody_basic",
+        tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: false,
     });
@@ -288,6 +338,7 @@ fn melody_lookback_answers_on_the_grid() {
     answers_on_the_grid(&Family {
         model: "Melody Lookback",
         shipped: "melody_lookback",
+        tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: false,
     });
@@ -298,6 +349,7 @@ fn melody_attention_answers_on_the_grid() {
     answers_on_the_grid(&Family {
         model: "Melody Attention",
         shipped: "melody_attention",
+        tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: false,
     });
@@ -308,6 +360,7 @@ fn drums_answer_on_channel_10() {
     answers_on_the_grid(&Family {
         model: "Drums",
         shipped: "drums_kit",
+        tiny: None,
         answer_channel: DRUM_CHANNEL,
         with_chord: false,
     });
@@ -318,8 +371,46 @@ fn improv_answers_over_a_held_chord_above_the_split_key() {
     answers_on_the_grid(&Family {
         model: "Improv",
         shipped: "improv_chord_pitches",
+        tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: true,
+    });
+}
+
+/// The Improv encoding of the tiny model: pitch chords, melody 48..84.
+const TINY_IMPROV: &str = r#"{"name":"chord_melody","chords":"pitch","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":null}}"#;
+
+#[test]
+fn a_tiny_improv_model_as_custom_file_answers_over_a_held_chord_above_the_split_key() {
+    answers_on_the_grid(&Family {
+        model: "Custom File",
+        shipped: "tiny_improv_pitch",
+        tiny: Some(Tiny {
+            name: "tiny_improv_pitch",
+            family: "improv",
+            encoding: TINY_IMPROV,
+            input_size: 75,
+            classes: 38,
+        }),
+        answer_channel: ANSWER_CHANNEL,
+        with_chord: true,
+    });
+}
+
+#[test]
+fn a_tiny_drum_model_as_custom_file_answers_on_channel_10() {
+    answers_on_the_grid(&Family {
+        model: "Custom File",
+        shipped: "tiny_drum_kit",
+        tiny: Some(Tiny {
+            name: "tiny_drum_kit",
+            family: "drums",
+            encoding: r#"{"name":"drum_kit","steps_per_quarter":4}"#,
+            input_size: 518,
+            classes: 512,
+        }),
+        answer_channel: DRUM_CHANNEL,
+        with_chord: false,
     });
 }
 
@@ -336,14 +427,7 @@ fn a_custom_file_that_is_not_a_contract_model_is_refused_and_thru_goes_on() {
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
     configure_channel_2_with_thru(&mut plugin).unwrap();
     plugin.set_param_text(param::MODEL, "Custom File").unwrap();
-    let mut state = nice_state::decode(&plugin.save_state().unwrap()).unwrap();
-    nice_state::set_persisted_field(
-        &mut state,
-        "model_path",
-        &Value::String(model.to_string_lossy().into_owned()),
-    )
-    .unwrap();
-    plugin.load_state(&nice_state::encode(&state)).unwrap();
+    set_model_path(&mut plugin, &model);
     assert_eq!(
         plugin.param_display(param::MODEL).unwrap().trim(),
         "Custom File"
