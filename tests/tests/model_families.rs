@@ -107,7 +107,16 @@ struct Family {
     answer_channel: u8,
     /// Hold A minor below the split key with each call (Improv).
     with_chord: bool,
+    /// Other parameters to set before activation, as (name, text).
+    params: &'static [(&'static str, &'static str)],
+    /// The keys the answer may play, and what they are.
+    allowed_keys: (fn(u8) -> bool, &'static str),
 }
+
+/// Any key.
+const ANY_KEY: (fn(u8) -> bool, &str) = (|_| true, "any key");
+/// At or above the split key (Improv).
+const ABOVE_SPLIT: (fn(u8) -> bool, &str) = (|k| k >= SPLIT_KEY, "at or above the split key C3");
 
 /// Points the persisted `model_path` of `plugin` at `model` (through a saved state).
 fn set_model_path(plugin: &mut PluginInstance, model: &Path) {
@@ -131,6 +140,10 @@ fn open_with_model(family: &Family, dir: &TempDir) -> PluginInstance {
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
     configure_channel_2_with_thru(&mut plugin).unwrap();
     plugin.set_param_text(param::MODEL, family.model).unwrap();
+    for (name, text) in family.params {
+        plugin.set_param_text(name, text).unwrap();
+        eprintln!("{name} = {:?}", plugin.param_display(name).unwrap());
+    }
     if let Some(tiny) = &family.tiny {
         let model = dir.path().join(format!("{}.onnx", tiny.name));
         let bytes = contract_model_bytes(
@@ -290,13 +303,13 @@ fn answers_on_the_grid(family: &Family) {
         "{}: answer note-ons off the 16th grid: {off_grid:?}",
         family.model
     );
-    if family.with_chord {
-        let low: Vec<&OutEvent> = ons.iter().filter(|e| e.key < SPLIT_KEY).collect();
-        assert!(
-            low.is_empty(),
-            "Improv answer notes below the split key {SPLIT_KEY}: {low:?}"
-        );
-    }
+    let (allowed, what) = family.allowed_keys;
+    let not_allowed: Vec<&OutEvent> = ons.iter().filter(|e| !allowed(e.key)).collect();
+    assert!(
+        not_allowed.is_empty(),
+        "{}: answer notes not {what}: {not_allowed:?}",
+        family.model
+    );
     for channel in [CALL_CHANNEL, ANSWER_CHANNEL, DRUM_CHANNEL] {
         let ledger = jam.ledger(channel);
         assert!(
@@ -330,6 +343,33 @@ fn melody_answers_on_the_grid() {
         tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: false,
+        params: &[],
+        allowed_keys: ANY_KEY,
+    });
+}
+
+#[test]
+fn melody_with_beam_search_answers_inside_the_range_and_scale() {
+    answers_on_the_grid(&Family {
+        model: "Melody",
+        shipped: "melody_basic",
+        tiny: None,
+        answer_channel: ANSWER_CHANNEL,
+        with_chord: false,
+        params: &[
+            (param::BEAM_SIZE, "2"),
+            (param::BRANCH_FACTOR, "2"),
+            (param::STEPS_PER_ITERATION, "2"),
+            (param::SCALE, "Pentatonic Minor"),
+            (param::KEY, "A"),
+            (param::RANGE_LOW, "C4"),
+            (param::RANGE_HIGH, "C5"),
+        ],
+        // A C D E G from C4 (60) to C5 (72).
+        allowed_keys: (
+            |k| (60..=72).contains(&k) && [0, 2, 4, 7, 9].contains(&(k % 12)),
+            "in A pentatonic minor within C4..C5",
+        ),
     });
 }
 
@@ -341,6 +381,8 @@ fn melody_lookback_answers_on_the_grid() {
         tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: false,
+        params: &[],
+        allowed_keys: ANY_KEY,
     });
 }
 
@@ -352,6 +394,8 @@ fn melody_attention_answers_on_the_grid() {
         tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: false,
+        params: &[],
+        allowed_keys: ANY_KEY,
     });
 }
 
@@ -363,6 +407,8 @@ fn drums_answer_on_channel_10() {
         tiny: None,
         answer_channel: DRUM_CHANNEL,
         with_chord: false,
+        params: &[],
+        allowed_keys: ANY_KEY,
     });
 }
 
@@ -374,6 +420,8 @@ fn improv_answers_over_a_held_chord_above_the_split_key() {
         tiny: None,
         answer_channel: ANSWER_CHANNEL,
         with_chord: true,
+        params: &[],
+        allowed_keys: ABOVE_SPLIT,
     });
 }
 
@@ -394,6 +442,8 @@ fn a_tiny_improv_model_as_custom_file_answers_over_a_held_chord_above_the_split_
         }),
         answer_channel: ANSWER_CHANNEL,
         with_chord: true,
+        params: &[],
+        allowed_keys: ABOVE_SPLIT,
     });
 }
 
@@ -411,6 +461,8 @@ fn a_tiny_drum_model_as_custom_file_answers_on_channel_10() {
         }),
         answer_channel: DRUM_CHANNEL,
         with_chord: false,
+        params: &[],
+        allowed_keys: ANY_KEY,
     });
 }
 
