@@ -6,9 +6,11 @@
 //! primer. What they do is set the chord the answer is played over:
 //! - the primer window gets the chords that were held over it, step by step;
 //! - the answer continues over the chord held when it is generated;
-//! - a change of the held chord before a pending answer starts makes that answer void (the audio
-//!   thread drops it, the worker generates it again over the new chord), and a change while it
-//!   plays regenerates the rest of it from the step of the change (see `worker.rs`).
+//! - a change of the held chord more than [`CHORD_KEEP_BEATS`] before a pending answer starts
+//!   makes that answer void (the audio thread drops it, the worker generates it again over the
+//!   new chord, see [`voids_answer`]); a later change, or one while the answer plays, keeps it
+//!   and the worker regenerates the rest of it from the step of the change (from its first step
+//!   if it has not started), so the old notes still play if the new ones come late.
 //!
 //! A chord *changes* when the [`ChordSignature`] of the held keys changes: the bass pitch class
 //! and the set of pitch classes, which is exactly what [`chords::recognize`] reads. Doubling a
@@ -19,6 +21,18 @@ use antiphon_models::encoding::chords::{self, Chord};
 
 use crate::queues::{CaptureEvent, NoteKind, NoteRole};
 use crate::tracker::NoteTracker;
+
+/// A chord change at least this long before an answer's start voids the answer; a later one
+/// keeps it until the worker's continuation replaces its notes (the usual case of a chord played
+/// on, or just before, the bar line where the answer starts: the replacement may come a few
+/// milliseconds late, and the old notes fill in).
+pub const CHORD_KEEP_BEATS: f64 = 1.0;
+
+/// Whether a chord change at `change_beats` voids an answer that starts at `start_beats`. The
+/// audio thread and the worker decide by this one rule.
+pub fn voids_answer(change_beats: f64, start_beats: f64) -> bool {
+    change_beats + CHORD_KEEP_BEATS < start_beats
+}
 
 /// Where the player's chord notes come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! still stand, and knows which answer note is due when. Pure bookkeeping over fixed-capacity
 //! buffers; the engine turns its decisions into output events.
 
+use crate::chords::voids_answer;
 use crate::clock::BlockTime;
 use crate::input_log::{InputLog, Since};
 use crate::queues::{AnswerHeader, AnswerMsg, AnswerNote, NoteRole};
@@ -124,8 +125,8 @@ impl AnswerPlayer {
     /// Takes a message from the worker.
     ///
     /// A new answer is accepted if it was planned in this `epoch`, no melody event the worker
-    /// had not seen fell before the call's end, and no chord change it had not seen fell before
-    /// the answer's start (it was generated over the wrong chord; the worker makes it again).
+    /// had not seen fell before the call's end, and no chord change it had not seen voids it
+    /// ([`voids_answer`]: it was generated over the wrong chord; the worker makes it again).
     ///
     /// A continuation (`resume_from_beats` set) is accepted while the answer it continues is
     /// still active and was not interrupted; that answer's waiting notes from `resume_from_beats`
@@ -149,16 +150,19 @@ impl AnswerPlayer {
                     }
                     return;
                 }
-                let unseen_before = |role: NoteRole, limit_beats: f64| match log
+                // Whether the first unseen event of `role` (the earliest) voids the answer.
+                let voided_by = |role: NoteRole, voids: &dyn Fn(f64) -> bool| match log
                     .first_since(header.input_seen, |r| r == role)
                 {
                     Since::Nothing => false,
-                    Since::FirstAt(beats) => beats < limit_beats,
+                    Since::FirstAt(beats) => voids(beats),
                     Since::Unknown => true,
                 };
                 let stands = header.epoch == epoch
-                    && !unseen_before(NoteRole::Melody, header.call_end_beats)
-                    && !unseen_before(NoteRole::ChordChange, header.start_beats);
+                    && !voided_by(NoteRole::Melody, &|b| b < header.call_end_beats)
+                    && !voided_by(NoteRole::ChordChange, &|b| {
+                        voids_answer(b, header.start_beats)
+                    });
                 if stands && self.active.len() < MAX_ANSWERS {
                     self.active.push(ActiveAnswer {
                         header,
@@ -186,14 +190,14 @@ impl AnswerPlayer {
         }
     }
 
-    /// The held chord changed at `beats`: every answer that starts after it was generated over
-    /// the old chord and no longer stands (the worker generates it again). Answers already
-    /// playing stay; the worker sends the rest of them over the new chord.
+    /// The held chord changed at `beats`: every answer it voids ([`voids_answer`]) was
+    /// generated over the old chord and no longer stands (the worker generates it again). The
+    /// others stay; the worker sends the rest of them over the new chord.
     pub fn chord_changed_at(&mut self, beats: f64) {
         while let Some(i) = self
             .active
             .iter()
-            .position(|a| a.header.start_beats > beats && !a.started)
+            .position(|a| voids_answer(beats, a.header.start_beats) && !a.started)
         {
             let id = self.active.swap_remove(i).header.answer_id;
             self.pending.retain(|n| n.answer_id != id);
@@ -548,16 +552,17 @@ mod tests {
         log.record(4.5, NoteRole::Melody);
         log.record(9.0, NoteRole::ChordChange);
         let mut player = AnswerPlayer::new();
-        // When the answer (call ends 5.5, starts 8.0... here 12.0) arrives
+        // When the answer (call ends 5.5, starts 12.0) arrives
         player.receive(AnswerMsg::Begin(header(1, 2, 5.5, 12.0)), 1, &log);
         player.receive(note(1, 60, 12.0, 12.25), 1, &log);
         // Then it is dropped: it was generated over the old chord
         assert!(!player.is_busy());
-        // But a chord note that changed nothing, or a change after the start, leaves it standing
+        // But a chord note that changed nothing, or a change less than a beat before the start,
+        // leaves it standing (a continuation will replace its notes)
         let mut log = InputLog::new();
         log.record(4.0, NoteRole::Melody);
         log.record(9.0, NoteRole::Chord);
-        log.record(12.5, NoteRole::ChordChange);
+        log.record(11.5, NoteRole::ChordChange);
         player.receive(AnswerMsg::Begin(header(2, 1, 5.5, 12.0)), 1, &log);
         player.receive(note(2, 60, 12.0, 12.25), 1, &log);
         assert!(player.is_busy());
@@ -576,6 +581,9 @@ mod tests {
         player.receive(note(2, 64, 16.0, 16.5), 1, &log);
         let n = player.take_first().unwrap();
         player.push_sounding(&n, 0, 0);
+        // When the chord changes at 15.5, less than a beat before answer 2: nothing is dropped
+        player.chord_changed_at(15.5);
+        assert_eq!(waiting(&player), vec![62, 64]);
         // When the chord changes at 9.0
         player.chord_changed_at(9.0);
         // Then answer 2 is gone; answer 1 keeps its sounding and waiting notes

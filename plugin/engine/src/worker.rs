@@ -33,7 +33,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 pub use crate::choice::ModelChoice;
 use crate::choice::ModelPick;
-use crate::chords::ChordTimeline;
+use crate::chords::{ChordTimeline, voids_answer};
 use crate::clock::BarGrid;
 use crate::phrase::{Call, CallEnd, CallLimits, PhraseDetector};
 use crate::plan::{AnswerPlan, plan_answer};
@@ -499,28 +499,41 @@ impl Worker {
         self.finals.extend(sent);
     }
 
-    /// The held chord changed at `beats`: answers that start later were dropped by the audio
-    /// thread and are generated again over the new chord; an Improv answer that is playing goes
-    /// on over the new chord from the step of the change.
+    /// The held chord changed at `beats`. An answer it voids ([`voids_answer`]) was dropped by
+    /// the audio thread: a final one is generated again over the new chord now, a speculative
+    /// one when it is due. Any other answer that has not ended goes on over the new chord from
+    /// the step of the change (from its first step if it has not started), when the model reads
+    /// chords.
     fn follow_chord_change(&mut self, beats: f64) {
         let epoch = self.detector.epoch();
-        let uses_chords = self.uses_chords();
+        let can_continue = |worker: &Self, a: &SentAnswer| {
+            worker.uses_chords() && a.model_serial == worker.model_serial
+        };
+        if let Some(speculative) = self.speculative.take()
+            && !voids_answer(beats, speculative.plan.answer_start_beats)
+        {
+            // It stands at the audio thread: keep it (no new answer when due).
+            self.planned = Some(self.relevant);
+            self.speculative = Some(if can_continue(self, &speculative) {
+                self.continue_answer(speculative, beats, true)
+            } else {
+                speculative
+            });
+        }
         for answer in std::mem::take(&mut self.finals) {
-            if answer.epoch != epoch {
+            if answer.epoch != epoch || beats >= answer.plan.answer_end_beats {
                 continue;
             }
-            if beats < answer.plan.answer_start_beats {
+            if voids_answer(beats, answer.plan.answer_start_beats) {
                 let seen = self.detector.seen();
                 if let Some(again) = self.answer(&answer.call, seen, false) {
                     self.finals.push(again);
                 }
-            } else if beats < answer.plan.answer_end_beats {
-                if uses_chords && answer.model_serial == self.model_serial {
-                    let continued = self.continue_answer(answer, beats);
-                    self.finals.push(continued);
-                } else {
-                    self.finals.push(answer);
-                }
+            } else if can_continue(self, &answer) {
+                let continued = self.continue_answer(answer, beats, false);
+                self.finals.push(continued);
+            } else {
+                self.finals.push(answer);
             }
         }
     }
@@ -620,10 +633,16 @@ impl Worker {
         })
     }
 
-    /// Generates the rest of a playing answer again from the grid step nearest to `beats` (a
-    /// chord change), over the chord held now: the primer is the call and the answer up to that
-    /// step. The audio thread swaps the answer's notes from there for the new ones.
-    fn continue_answer(&mut self, mut answer: SentAnswer, beats: f64) -> SentAnswer {
+    /// Generates the rest of an answer again from the grid step nearest to `beats` (a chord
+    /// change; step 0 if that is before the answer starts), over the chord held now: the primer
+    /// is the call and the answer up to that step. The audio thread swaps the answer's notes
+    /// from there for the new ones. `speculative`: the call may still go on.
+    fn continue_answer(
+        &mut self,
+        mut answer: SentAnswer,
+        beats: f64,
+        speculative: bool,
+    ) -> SentAnswer {
         let plan = answer.plan.clone();
         let resume = ((beats - plan.answer_start_beats) / plan.step_beats)
             .round()
@@ -665,7 +684,7 @@ impl Worker {
             first_step: resume_step,
             steps: plan.answer_steps - resume,
             chords: &chords,
-            speculative: false,
+            speculative,
         });
         answer.notes.retain(|n| n.start_step < resume_step);
         answer.notes.extend(notes);
@@ -719,7 +738,7 @@ impl Worker {
             flush_outbox(outbox, answers);
             let overtaken = capture.peek().is_some_and(|e| match e.role {
                 NoteRole::Melody => job.speculative && e.beats < header.call_end_beats,
-                NoteRole::ChordChange => e.beats < header.start_beats,
+                NoteRole::ChordChange => voids_answer(e.beats, header.start_beats),
                 NoteRole::Chord => false,
             });
             let jumped = shared.epoch.load(Ordering::Relaxed) != header.epoch;

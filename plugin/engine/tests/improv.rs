@@ -175,3 +175,58 @@ fn given_a_melody_model_when_notes_are_played_below_the_split_then_they_are_the_
         "the low notes were a call and got an answer"
     );
 }
+
+#[test]
+fn given_a_chord_change_just_before_the_answer_starts_when_it_comes_then_the_answer_is_kept_and_replaced_from_its_first_step()
+ {
+    let mut jam = improv_jam();
+    chord_and_call(&mut jam, A_MINOR, 3.9, 11.75);
+    change_chord(&mut jam, F_MAJOR, 11.75, 24.0);
+    jam.run_to(9.0);
+    jam.wait_for_answers(1);
+    let before = jam.generated();
+    // A quarter beat before the bar line: too late to drop the answer safely, so its notes are
+    // replaced by the rest generated over F major, from its first step.
+    jam.run_to(11.9);
+    wait_until("the answer over F major", || jam.generated() > before);
+    jam.run_to(17.0);
+
+    check_answer(&jam);
+    assert_eq!(jam.played(), 1, "one answer, its notes replaced");
+}
+
+#[test]
+fn given_chord_changes_during_the_call_when_it_ends_then_one_answer_plays_over_the_last_chord() {
+    let mut jam = improv_jam();
+    // The call C5 D5 E5 F5 from beat 4 ends at 8.5 (answer at 12); the chord changes inside
+    // the call (6.2, voiding the speculative answer) and inside the silence (8.0, more than a
+    // beat before the answer: void again).
+    chord_and_call(&mut jam, A_MINOR, 3.9, 6.2);
+    change_chord(&mut jam, F_MAJOR, 6.2, 8.0);
+    change_chord(&mut jam, [43, 47, 50], 8.0, 24.0);
+    jam.run_to(9.0);
+    jam.wait_for_answers(1);
+    jam.run_to(17.0);
+    check_answer(&jam);
+    assert_eq!(jam.played(), 1);
+
+    // A call that ends on a bar line: C5 at beat 20..23, silence to 24, answer at 24. A chord
+    // change in the silence (23.5) is less than a beat before the answer: the speculative answer
+    // is kept and replaced from its first step, not answered twice.
+    let mut jam = improv_jam();
+    for key in A_MINOR {
+        jam.note(key, 19.9, 23.5);
+    }
+    change_chord(&mut jam, F_MAJOR, 23.5, 40.0);
+    jam.note(72, 20.0, 23.0);
+    jam.run_to(23.6);
+    jam.run_to(29.0);
+    let (notes, open) = pairs(&jam.answer_notes());
+    assert!(open.is_empty(), "left sounding: {open:?}");
+    let spb = jam.samples_per_beat();
+    assert!(
+        notes.iter().all(|&(on, _, _)| on >= (24.0 * spb) as u64),
+        "answer before its bar line: {notes:?}"
+    );
+    assert!(jam.played() <= 1, "answered twice");
+}
