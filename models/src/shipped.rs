@@ -8,8 +8,15 @@ pub const MELODY_BASIC: ModelSource = ModelSource::Embedded {
     bytes: include_bytes!("../onnx/melody_basic.onnx"),
 };
 
+/// Improv RNN, pitch-chord encoding: a melody over the chords it is given
+/// (`models/onnx/improv_chord_pitches.onnx`).
+pub const IMPROV_CHORD_PITCHES: ModelSource = ModelSource::Embedded {
+    name: "improv_chord_pitches",
+    bytes: include_bytes!("../onnx/improv_chord_pitches.onnx"),
+};
+
 /// Every shipped model.
-pub const ALL: &[ModelSource] = &[MELODY_BASIC];
+pub const ALL: &[ModelSource] = &[MELODY_BASIC, IMPROV_CHORD_PITCHES];
 
 /// The shipped model called `name` (e.g. `melody_basic`).
 pub fn by_name(name: &str) -> Option<ModelSource> {
