@@ -501,3 +501,80 @@ fn a_custom_file_that_is_not_a_contract_model_is_refused_and_thru_goes_on() {
     plugin.stop_processing().unwrap();
     plugin.deactivate().unwrap();
 }
+
+#[test]
+fn switching_the_model_while_an_answer_plays_ends_every_note_and_thru_goes_on() {
+    let _turn = take_turn();
+    let dir = TempDir::new("antiphon-model-families-switch").unwrap();
+    let melody = Family {
+        model: "Melody",
+        shipped: "melody_basic",
+        tiny: None,
+        answer_channel: ANSWER_CHANNEL,
+        with_chord: false,
+        params: &[],
+        allowed_keys: ANY_KEY,
+    };
+    let mut plugin = open_with_model(&melody, &dir);
+    let model = plugin.param(param::MODEL).unwrap();
+    let custom_file = plugin.text_to_value(model.id, "Custom File").unwrap();
+    let mut jam = JamDriver::new(
+        &mut plugin,
+        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
+    )
+    .unwrap();
+    jam.play_from(0.0);
+
+    // Call 1 from beat 4: its answer plays in 12..16. At the first block boundary inside it
+    // where an answer note sounds, the host switches Model to Custom File (no file: refused).
+    jam.schedule_phrase(&one_bar_call(4.0), NoteDialect::Clap)
+        .unwrap();
+    jam.run_until_beats(12.0).unwrap();
+    let end = jam.sample_at_beats(16.0).unwrap();
+    while jam.now_sample() < end
+        && jam
+            .ledger(ANSWER_CHANNEL)
+            .sounding_before(jam.now_sample())
+            .is_empty()
+    {
+        jam.run_block().unwrap();
+    }
+    let switch_sample = jam.now_sample();
+    assert!(
+        switch_sample < end,
+        "no answer note sounded in beats 12..16"
+    );
+    jam.schedule_param(switch_sample, model.id, custom_file)
+        .unwrap();
+    // Call 2 from beat 20 comes back through MIDI thru, with no answer in 28..32.
+    jam.schedule_phrase(&one_bar_call(20.0), NoteDialect::Clap)
+        .unwrap();
+    jam.run_until_beats(36.0).unwrap();
+    let outputs = jam.outputs().to_vec();
+    eprintln!(
+        "switched at sample {switch_sample}; the plugin sent:\n{}",
+        describe(&outputs, SAMPLES_PER_BEAT)
+    );
+
+    assert_eq!(jam.stats().error_blocks, 0);
+    check_thru(jam.sent(), &outputs, CALL_CHANNEL).unwrap();
+    let ledger = jam.ledger(ANSWER_CHANNEL);
+    assert!(
+        ledger.is_balanced(),
+        "answer notes without note-off {:?}, note-offs without note-on {:?}",
+        ledger.unpaired_ons,
+        ledger.offs_without_on
+    );
+    let second = ons_from(&outputs, ANSWER_CHANNEL, jam.sample_at_beats(20.0).unwrap());
+    assert!(second.is_empty(), "answered without a model: {second:?}");
+    let (text, found) = wait_for_log(nice_log(), jam.plugin(), LOAD_TIMEOUT, |t| {
+        !lines_with_all(t, &["Custom File", "refused", "no model file"]).is_empty()
+    });
+    assert!(
+        found,
+        "no log line says why Custom File was refused:\n{text}"
+    );
+    drop(jam);
+    plugin.stop_processing().unwrap();
+    plugin.deactivate().unwrap();
+}
