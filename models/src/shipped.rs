@@ -15,8 +15,15 @@ pub const IMPROV_CHORD_PITCHES: ModelSource = ModelSource::Embedded {
     bytes: include_bytes!("../onnx/improv_chord_pitches.onnx"),
 };
 
+/// Drums RNN, drum-kit encoding: 9 kit pieces, answers on MIDI channel 10
+/// (`models/onnx/drums_kit.onnx`).
+pub const DRUMS_KIT: ModelSource = ModelSource::Embedded {
+    name: "drums_kit",
+    bytes: include_bytes!("../onnx/drums_kit.onnx"),
+};
+
 /// Every shipped model.
-pub const ALL: &[ModelSource] = &[MELODY_BASIC, IMPROV_CHORD_PITCHES];
+pub const ALL: &[ModelSource] = &[MELODY_BASIC, DRUMS_KIT, IMPROV_CHORD_PITCHES];
 
 /// The shipped model called `name` (e.g. `melody_basic`).
 pub fn by_name(name: &str) -> Option<ModelSource> {
