@@ -1,5 +1,5 @@
 //! Generation and evaluation through ONNX Runtime for every encoding: the shipped Melody RNN and
-//! tiny contract models written by `tiny_onnx` (ONNX Runtime from `ANTIPHON_ORT_LIB` or
+//! tiny contract models written by `test_support` (ONNX Runtime from `ANTIPHON_ORT_LIB` or
 //! `target/onnxruntime`; `cargo xtask fetch-ort` puts it there).
 
 use std::path::PathBuf;
@@ -10,61 +10,31 @@ use antiphon_models::eval::{self, Piece, Split};
 use antiphon_models::generate::load_generator;
 use antiphon_models::midi_file::{self, FileMarker, FileNote};
 use antiphon_models::session::ModelSource;
+use antiphon_models::test_support::{
+    DRUM_KIT, IMPROV_PITCH, IMPROV_TRIAD, KEY_MELODY, MELODY_LOOKBACK, TinyEncoding,
+};
 use antiphon_models::{
     BeamSettings, ChordChange, Family, GenerateRequest, ModelError, PitchMask, Rng, Scale,
     StepControl, StepModel, StepNote, shipped,
 };
 
-mod tiny_onnx;
-
 fn runtime_dirs() -> Vec<PathBuf> {
     vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime")]
 }
 
-/// A tiny model of each new encoding: (family, encoding JSON, name, input size, classes).
-const TINY: [(&str, &str, &str, usize, usize); 5] = [
-    (
-        "melody",
-        r#"{"name":"melody_lookback","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
-        "tiny_lookback",
-        121,
-        40,
-    ),
-    (
-        "melody",
-        r#"{"name":"key_melody","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
-        "tiny_key_melody",
-        74,
-        40,
-    ),
-    (
-        "drums",
-        r#"{"name":"drum_kit","steps_per_quarter":4}"#,
-        "tiny_drum_kit",
-        518,
-        512,
-    ),
-    (
-        "improv",
-        r#"{"name":"chord_melody","chords":"pitch","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":null}}"#,
-        "tiny_improv_pitch",
-        75,
-        38,
-    ),
-    (
-        "improv",
-        r#"{"name":"chord_melody","chords":"triad","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":null}}"#,
-        "tiny_improv_triad",
-        87,
-        38,
-    ),
+/// A tiny model of each new encoding: (name, encoding).
+const TINY: [(&str, TinyEncoding); 5] = [
+    ("tiny_lookback", MELODY_LOOKBACK),
+    ("tiny_key_melody", KEY_MELODY),
+    ("tiny_drum_kit", DRUM_KIT),
+    ("tiny_improv_pitch", IMPROV_PITCH),
+    ("tiny_improv_triad", IMPROV_TRIAD),
 ];
 
+/// The tiny model `name` of [`TINY`], written into the temporary folder.
 fn tiny(name: &str) -> ModelSource {
-    let (family, encoding, name, input, classes) = TINY.into_iter().find(|t| t.2 == name).unwrap();
-    ModelSource::File(tiny_onnx::write_model(
-        family, encoding, name, input, classes,
-    ))
+    let (name, encoding) = TINY.into_iter().find(|t| t.0 == name).unwrap();
+    ModelSource::File(encoding.write(env!("CARGO_TARGET_TMPDIR"), name))
 }
 
 /// C4 E4 G4 C5 in quarter notes: one bar.
@@ -110,12 +80,16 @@ fn given_a_tiny_model_of_every_encoding_when_generating_then_notes_fit_the_famil
         branch_factor: 2,
         steps_per_iteration: 4,
     };
-    for (family, _, name, input, classes) in TINY {
+    for (name, encoding) in TINY {
         // Given a model of the encoding
         let mut generator = load_generator(&tiny(name), &runtime_dirs()).unwrap();
         let info = generator.info().clone();
-        assert_eq!(info.family.as_str(), family, "{name}");
-        assert_eq!((info.input_size, info.classes), (input, classes), "{name}");
+        assert_eq!(info.family.as_str(), encoding.family, "{name}");
+        assert_eq!(
+            (info.input_size, info.classes),
+            (encoding.input_size, encoding.classes),
+            "{name}"
+        );
         let drums = info.family == Family::Drums;
         assert_eq!(generator.output_channel(), drums.then_some(9), "{name}");
         let primer = if drums {
@@ -246,13 +220,11 @@ fn given_the_shipped_model_when_a_beam_search_streams_then_stopping_ends_it_at_o
 
 #[test]
 fn given_a_family_that_does_not_fit_the_encoding_when_loaded_then_it_is_refused() {
-    let path = tiny_onnx::write_model(
-        "melody",
-        r#"{"name":"drum_kit","steps_per_quarter":4}"#,
-        "drums_called_melody",
-        518,
-        512,
-    );
+    let drums_called_melody = TinyEncoding {
+        family: "melody",
+        ..DRUM_KIT
+    };
+    let path = drums_called_melody.write(env!("CARGO_TARGET_TMPDIR"), "drums_called_melody");
     let err = StepModel::load(&ModelSource::File(path), &runtime_dirs()).unwrap_err();
     assert!(matches!(err, ModelError::Contract { .. }), "{err}");
     assert!(err.to_string().contains("\"drums\""), "{err}");

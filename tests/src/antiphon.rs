@@ -64,6 +64,16 @@ pub const BLOCK_SAMPLES: u32 = 512;
 pub const TEMPO_BPM: f64 = 120.0;
 /// "Silence" at its default, in beats.
 pub const DEFAULT_SILENCE_BEATS: f64 = 1.0;
+/// Samples per beat at [`SAMPLE_RATE`] and [`TEMPO_BPM`].
+pub const SAMPLES_PER_BEAT: f64 = 24_000.0;
+/// Samples per 16th note at [`SAMPLE_RATE`] and [`TEMPO_BPM`].
+pub const SIXTEENTH_SAMPLES: u64 = 6_000;
+/// Beats per bar (4/4).
+pub const BEATS_PER_BAR: f64 = 4.0;
+/// The call's channel index.
+pub const CALL_CHANNEL: u8 = 0;
+/// The answer's channel index ("Output Channel" 2, see [`configure_channel_2_with_thru`]).
+pub const ANSWER_CHANNEL: u8 = 1;
 
 /// The env var that points the plugin at an ONNX Runtime library.
 pub const ENV_ORT_LIB: &str = "ANTIPHON_ORT_LIB";
@@ -157,6 +167,83 @@ pub fn configure_channel_2_with_thru(plugin: &mut PluginInstance) -> HostResult<
     Ok(())
 }
 
+/// Loads the bundled plugin (building it when needed) and sets "Output Channel" to 2 and "MIDI
+/// Thru" on ([`configure_channel_2_with_thru`]).
+///
+/// # Panics
+///
+/// When the plugin does not load or the parameters do not read back.
+pub fn load_with_channel_2_thru() -> PluginInstance {
+    let path = crate::bundle::bundle_plugin();
+    let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
+        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
+    configure_channel_2_with_thru(&mut plugin).unwrap();
+    plugin
+}
+
+/// A jam driver over a processing `plugin` at [`SAMPLE_RATE`], [`BLOCK_SAMPLES`] and
+/// [`TEMPO_BPM`], paced in real time, with the transport playing from beat 0.
+pub fn start_jam(plugin: &mut PluginInstance) -> HostResult<JamDriver<'_>> {
+    let mut jam = JamDriver::new(
+        plugin,
+        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
+    )?;
+    jam.play_from(0.0);
+    Ok(jam)
+}
+
+/// Note-ons on `channel` at or after `from_sample`.
+pub fn ons_from(outputs: &[OutEvent], channel: u8, from_sample: u64) -> Vec<OutEvent> {
+    outputs
+        .iter()
+        .filter(|e| e.channel == channel && e.kind == OutKind::On && e.sample >= from_sample)
+        .copied()
+        .collect()
+}
+
+/// Asserts that no block returned `CLAP_PROCESS_ERROR` and no event was pushed past its block.
+pub fn assert_clean_blocks(stats: &JamStats) {
+    assert_eq!(stats.error_blocks, 0, "process returned CLAP_PROCESS_ERROR");
+    assert_eq!(
+        stats.out_of_block_events, 0,
+        "events pushed past their block"
+    );
+}
+
+/// Asserts that every answer note-on in `ons` lies in `window` and on the 16th grid;
+/// `who` (the model) starts the messages.
+pub fn assert_on_the_grid(ons: &[OutEvent], window: AnswerWindow, who: &str) {
+    let (start, end) = window.samples(SAMPLES_PER_BEAT);
+    let outside: Vec<&OutEvent> = ons
+        .iter()
+        .filter(|e| e.sample < start || e.sample >= end)
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "{who}: answer note-ons outside samples {start}..{end}: {outside:?}"
+    );
+    let off_grid: Vec<&OutEvent> = ons
+        .iter()
+        .filter(|e| e.sample % SIXTEENTH_SAMPLES != 0)
+        .collect();
+    assert!(
+        off_grid.is_empty(),
+        "{who}: answer note-ons off the 16th grid ({SIXTEENTH_SAMPLES} samples): {off_grid:?}"
+    );
+}
+
+/// Asserts that `outputs` holds notes on the call's channel and `answer_channel` only.
+pub fn assert_only_call_and_answer_channels(outputs: &[OutEvent], answer_channel: u8, who: &str) {
+    let other: Vec<&OutEvent> = outputs
+        .iter()
+        .filter(|e| e.channel != CALL_CHANNEL && e.channel != answer_channel)
+        .collect();
+    assert!(
+        other.is_empty(),
+        "{who}: notes on channels other than the call's and the answer's: {other:?}"
+    );
+}
+
 /// What [`play_one_call`] saw.
 #[derive(Debug, Clone)]
 pub struct CallRun {
@@ -174,13 +261,11 @@ pub struct CallRun {
 /// 48 kHz, 512-sample blocks, 120 BPM from beat 0, paced in real time, and runs until a bar
 /// after the answer window's end.
 pub fn play_one_call(plugin: &mut PluginInstance, dialect: NoteDialect) -> HostResult<CallRun> {
-    let config = JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM);
-    let mut jam = JamDriver::new(plugin, config)?;
-    jam.play_from(0.0);
+    let mut jam = start_jam(plugin)?;
     let call = one_bar_call(4.0);
     jam.schedule_phrase(&call, dialect)?;
-    let window = expected_answer_window(&call, DEFAULT_SILENCE_BEATS, config.beats_per_bar());
-    jam.run_until_beats(window.end_beats + config.beats_per_bar())?;
+    let window = expected_answer_window(&call, DEFAULT_SILENCE_BEATS, BEATS_PER_BAR);
+    jam.run_until_beats(window.end_beats + BEATS_PER_BAR)?;
     Ok(CallRun {
         window,
         sent: jam.sent().to_vec(),
@@ -351,14 +436,18 @@ pub fn play_call_expect_thru_only(plugin: &mut PluginInstance, dialect: NoteDial
     eprintln!(
         "stats {:?}; the plugin sent:\n{}",
         run.stats,
-        describe(&run.outputs, 24_000.0)
+        describe(&run.outputs, SAMPLES_PER_BEAT)
     );
     assert_eq!(
         run.stats.error_blocks, 0,
         "process returned CLAP_PROCESS_ERROR"
     );
-    check_thru(&run.sent, &run.outputs, 0).unwrap();
-    let not_thru: Vec<_> = run.outputs.iter().filter(|e| e.channel != 0).collect();
+    check_thru(&run.sent, &run.outputs, CALL_CHANNEL).unwrap();
+    let not_thru: Vec<_> = run
+        .outputs
+        .iter()
+        .filter(|e| e.channel != CALL_CHANNEL)
+        .collect();
     assert!(
         not_thru.is_empty(),
         "{why} there must be no answer notes, got {not_thru:?}"

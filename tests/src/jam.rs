@@ -435,6 +435,23 @@ impl<'p> JamDriver<'p> {
         self.run_until_sample(end)
     }
 
+    /// Processes whole blocks until a note on `channel` sounds at a block boundary (see
+    /// [`NoteLedger::sounding_before`]) or the next block would start at or after `end_sample`;
+    /// returns whether one sounds.
+    pub fn run_until_sounding(&mut self, channel: u8, end_sample: u64) -> HostResult<bool> {
+        while self.now_sample() < end_sample {
+            if !self
+                .ledger(channel)
+                .sounding_before(self.now_sample())
+                .is_empty()
+            {
+                return Ok(true);
+            }
+            self.run_block()?;
+        }
+        Ok(false)
+    }
+
     /// Every note event the plugin sent so far, in order.
     pub fn outputs(&self) -> &[OutEvent] {
         &self.outputs

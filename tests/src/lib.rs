@@ -12,7 +12,6 @@
 //!   the answer window the design implies, MIDI thru and log checks).
 //! - [`bundle`]: building `Antiphon.clap` from a test.
 //! - [`nice_state`]: reading and editing nice-plug's saved state.
-//! - [`onnx`]: a valid ONNX model that is not an Antiphon contract model.
 //! - [`util`]: temp dirs, junk bytes, waiting for log files.
 //!
 //! A typical test:
@@ -42,6 +41,5 @@ pub mod events;
 pub mod host;
 pub mod jam;
 pub mod nice_state;
-pub mod onnx;
 pub mod transport;
 pub mod util;

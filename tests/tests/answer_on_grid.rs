@@ -10,36 +10,22 @@
 //! (beats 12..16).
 
 use antiphon_tests::antiphon::{
-    AnswerWindow, BLOCK_SAMPLES, DEFAULT_SILENCE_BEATS, PLUGIN_ID, SAMPLE_RATE, TEMPO_BPM,
-    check_thru, configure_channel_2_with_thru, describe, expected_answer_window, one_bar_call,
-    param,
+    ANSWER_CHANNEL, AnswerWindow, BEATS_PER_BAR, BLOCK_SAMPLES, CALL_CHANNEL,
+    DEFAULT_SILENCE_BEATS, SAMPLE_RATE, SAMPLES_PER_BEAT, assert_clean_blocks, assert_on_the_grid,
+    assert_only_call_and_answer_channels, check_thru, describe, expected_answer_window,
+    load_with_channel_2_thru, one_bar_call, ons_from, param, start_jam,
 };
-use antiphon_tests::bundle::bundle_plugin;
 use antiphon_tests::events::{OutEvent, OutKind};
 use antiphon_tests::host::PluginInstance;
-use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect};
+use antiphon_tests::jam::{JamDriver, NoteDialect};
 
-/// Samples per beat at that rate and tempo.
-const SAMPLES_PER_BEAT: f64 = 24_000.0;
-/// Samples per 16th note.
-const SIXTEENTH_SAMPLES: u64 = 6_000;
-/// Beats per bar (4/4).
-const BEATS_PER_BAR: f64 = 4.0;
 /// How many calls a test plays before it gives up on getting an answer with notes.
 const MAX_CALLS: usize = 5;
-/// The answer's channel index ("Output Channel" 2).
-const ANSWER_CHANNEL: u8 = 1;
-/// The call's channel index.
-const CALL_CHANNEL: u8 = 0;
 
 /// Loads the bundled plugin, sets "Output Channel" = 2 and "MIDI Thru" on, activates it and
 /// starts processing.
 fn open_plugin() -> PluginInstance {
-    let path = bundle_plugin();
-    let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
-        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
-
-    configure_channel_2_with_thru(&mut plugin).unwrap();
+    let mut plugin = load_with_channel_2_thru();
     eprintln!(
         "Silence = {:?}, Answer Length = {:?}",
         plugin.param_display(param::SILENCE),
@@ -49,15 +35,6 @@ fn open_plugin() -> PluginInstance {
     plugin.activate(SAMPLE_RATE, 1, BLOCK_SAMPLES).unwrap();
     plugin.start_processing().unwrap();
     plugin
-}
-
-/// Note-ons of the answer channel at or after `from_sample`.
-fn answer_ons_from(outputs: &[OutEvent], from_sample: u64) -> Vec<OutEvent> {
-    outputs
-        .iter()
-        .filter(|e| e.channel == ANSWER_CHANNEL && e.kind == OutKind::On && e.sample >= from_sample)
-        .copied()
-        .collect()
 }
 
 /// What [`play_calls`] is after.
@@ -98,7 +75,7 @@ fn play_calls(jam: &mut JamDriver<'_>, goal: Goal) -> AnswerWindow {
             } => {
                 jam.run_until_beats(window.start_beats + run_past_start_beats)
                     .unwrap();
-                if !answer_ons_from(jam.outputs(), call_start_sample).is_empty() {
+                if !ons_from(jam.outputs(), ANSWER_CHANNEL, call_start_sample).is_empty() {
                     return window;
                 }
                 eprintln!("call {attempt} got an answer without notes");
@@ -107,12 +84,8 @@ fn play_calls(jam: &mut JamDriver<'_>, goal: Goal) -> AnswerWindow {
                 jam.run_until_beats(window.start_beats + from_beats)
                     .unwrap();
                 let end = jam.sample_at_beats(window.end_beats).unwrap();
-                while jam.now_sample() < end {
-                    let sounding = jam.ledger(ANSWER_CHANNEL).sounding_before(jam.now_sample());
-                    if !sounding.is_empty() {
-                        return window;
-                    }
-                    jam.run_block().unwrap();
+                if jam.run_until_sounding(ANSWER_CHANNEL, end).unwrap() {
+                    return window;
                 }
                 eprintln!("no answer note sounded in that part of call {attempt}'s answer");
             }
@@ -128,12 +101,7 @@ fn play_calls(jam: &mut JamDriver<'_>, goal: Goal) -> AnswerWindow {
 #[test]
 fn answer_comes_on_the_next_bar_line_on_the_16th_grid() {
     let mut plugin = open_plugin();
-    let mut jam = JamDriver::new(
-        &mut plugin,
-        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
-    )
-    .unwrap();
-    jam.play_from(0.0);
+    let mut jam = start_jam(&mut plugin).unwrap();
 
     // Run each call a bar past its window's end, so late notes and note-offs would show.
     let window = play_calls(
@@ -151,33 +119,14 @@ fn answer_comes_on_the_next_bar_line_on_the_16th_grid() {
         describe(&outputs, SAMPLES_PER_BEAT)
     );
 
-    assert_eq!(stats.error_blocks, 0, "process returned CLAP_PROCESS_ERROR");
-    assert_eq!(
-        stats.out_of_block_events, 0,
-        "events pushed past their block"
-    );
+    assert_clean_blocks(&stats);
     assert_eq!(stats.output_peak, 0.0, "the audio output should be silent");
 
     check_thru(jam.sent(), &outputs, CALL_CHANNEL).unwrap();
 
-    let (start, end) = window.samples(SAMPLES_PER_BEAT);
-    let ons = answer_ons_from(&outputs, 0);
-    let outside: Vec<&OutEvent> = ons
-        .iter()
-        .filter(|e| e.sample < start || e.sample >= end)
-        .collect();
-    assert!(
-        outside.is_empty(),
-        "answer note-ons outside samples {start}..{end}: {outside:?}"
-    );
-    let off_grid: Vec<&OutEvent> = ons
-        .iter()
-        .filter(|e| e.sample % SIXTEENTH_SAMPLES != 0)
-        .collect();
-    assert!(
-        off_grid.is_empty(),
-        "answer note-ons off the 16th grid ({SIXTEENTH_SAMPLES} samples): {off_grid:?}"
-    );
+    let ons = ons_from(&outputs, ANSWER_CHANNEL, 0);
+    assert_on_the_grid(&ons, window, "Melody");
+    let (_, end) = window.samples(SAMPLES_PER_BEAT);
 
     let ledger = jam.ledger(ANSWER_CHANNEL);
     assert!(
@@ -205,25 +154,13 @@ fn answer_comes_on_the_next_bar_line_on_the_16th_grid() {
         "answer notes sounding past the window's end (sample {end}): {past_end:?}"
     );
 
-    let other_channels: Vec<&OutEvent> = outputs
-        .iter()
-        .filter(|e| e.channel != CALL_CHANNEL && e.channel != ANSWER_CHANNEL)
-        .collect();
-    assert!(
-        other_channels.is_empty(),
-        "notes on other channels: {other_channels:?}"
-    );
+    assert_only_call_and_answer_channels(&outputs, ANSWER_CHANNEL, "Melody");
 }
 
 #[test]
 fn stopping_the_transport_ends_the_answer_in_the_next_block() {
     let mut plugin = open_plugin();
-    let mut jam = JamDriver::new(
-        &mut plugin,
-        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
-    )
-    .unwrap();
-    jam.play_from(0.0);
+    let mut jam = start_jam(&mut plugin).unwrap();
 
     // From one beat into the answer (beat 13.0 for the first call), stop at the first block
     // boundary where an answer note sounds.

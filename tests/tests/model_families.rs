@@ -24,30 +24,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use antiphon_models::test_support::{DRUM_KIT, IMPROV_PITCH, TinyEncoding, identity_model_bytes};
 use antiphon_tests::antiphon::{
-    BLOCK_SAMPLES, DEFAULT_SILENCE_BEATS, ENV_NICE_LOG, PLUGIN_ID, SAMPLE_RATE, TEMPO_BPM,
-    check_thru, configure_channel_2_with_thru, describe, expected_answer_window, one_bar_call,
-    param, play_call_expect_thru_only, wait_for_log,
+    ANSWER_CHANNEL, BEATS_PER_BAR, BLOCK_SAMPLES, CALL_CHANNEL, DEFAULT_SILENCE_BEATS,
+    ENV_NICE_LOG, SAMPLE_RATE, SAMPLES_PER_BEAT, assert_clean_blocks, assert_on_the_grid,
+    assert_only_call_and_answer_channels, check_thru, describe, expected_answer_window,
+    load_with_channel_2_thru, one_bar_call, ons_from, param, play_call_expect_thru_only, start_jam,
+    wait_for_log,
 };
-use antiphon_tests::bundle::bundle_plugin;
-use antiphon_tests::events::{OutEvent, OutKind};
+use antiphon_tests::events::OutEvent;
 use antiphon_tests::host::PluginInstance;
-use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, PhraseNote};
+use antiphon_tests::jam::{NoteDialect, PhraseNote};
 use antiphon_tests::nice_state;
-use antiphon_tests::onnx::{contract_model_bytes, identity_model_bytes};
 use antiphon_tests::util::{TempDir, lines_with_all};
 use serde_json::Value;
 
-/// Samples per beat at 48 kHz and 120 BPM.
-const SAMPLES_PER_BEAT: f64 = 24_000.0;
-/// Samples per 16th note.
-const SIXTEENTH_SAMPLES: u64 = 6_000;
-/// Beats per bar (4/4).
-const BEATS_PER_BAR: f64 = 4.0;
-/// The call's channel index.
-const CALL_CHANNEL: u8 = 0;
-/// The answer's channel index ("Output Channel" 2).
-const ANSWER_CHANNEL: u8 = 1;
 /// The GM drum channel index (MIDI channel 10).
 const DRUM_CHANNEL: u8 = 9;
 /// "Split Key" at its default, C3.
@@ -81,28 +72,15 @@ fn nice_log() -> &'static Path {
     })
 }
 
-/// A tiny contract model of a family (random weights), loaded as the Custom File.
-struct Tiny {
-    /// Its card name (and file stem).
-    name: &'static str,
-    /// `antiphon.family`.
-    family: &'static str,
-    /// `antiphon.encoding`.
-    encoding: &'static str,
-    /// Input width of the encoding.
-    input_size: usize,
-    /// Classes of the encoding.
-    classes: usize,
-}
-
 /// A Model choice and what its answer looks like.
 struct Family {
     /// The Model parameter's text.
     model: &'static str,
-    /// The shipped model it loads (the Custom File's card name for a tiny model).
+    /// The shipped model it loads (the Custom File's card name and file stem for a tiny model).
     shipped: &'static str,
-    /// For Model = Custom File: the tiny model the project's `model_path` names.
-    tiny: Option<Tiny>,
+    /// For Model = Custom File: the encoding of the tiny contract model (random weights) the
+    /// project's `model_path` names.
+    tiny: Option<TinyEncoding>,
     /// The channel index of the answer.
     answer_channel: u8,
     /// Hold A minor below the split key with each call (Improv).
@@ -117,6 +95,52 @@ struct Family {
 const ANY_KEY: (fn(u8) -> bool, &str) = (|_| true, "any key");
 /// At or above the split key (Improv).
 const ABOVE_SPLIT: (fn(u8) -> bool, &str) = (|k| k >= SPLIT_KEY, "at or above the split key C3");
+
+impl Family {
+    /// Model = `model`, answered by the shipped model `shipped` on the answer channel in any key,
+    /// with no chord and no other parameters.
+    fn shipped(model: &'static str, shipped: &'static str) -> Self {
+        Self {
+            model,
+            shipped,
+            tiny: None,
+            answer_channel: ANSWER_CHANNEL,
+            with_chord: false,
+            params: &[],
+            allowed_keys: ANY_KEY,
+        }
+    }
+
+    /// Model = Custom File, a tiny model of `encoding` named `name`.
+    fn tiny(name: &'static str, encoding: TinyEncoding) -> Self {
+        Self {
+            tiny: Some(encoding),
+            ..Self::shipped("Custom File", name)
+        }
+    }
+
+    /// The same, with A minor held below the split key and the answer at or above it (Improv).
+    fn over_a_held_chord(self) -> Self {
+        Self {
+            with_chord: true,
+            allowed_keys: ABOVE_SPLIT,
+            ..self
+        }
+    }
+
+    /// The same, answering on the drum channel.
+    fn on_the_drum_channel(self) -> Self {
+        Self {
+            answer_channel: DRUM_CHANNEL,
+            ..self
+        }
+    }
+}
+
+/// Model = Melody, the shipped `melody_basic`.
+fn melody() -> Family {
+    Family::shipped("Melody", "melody_basic")
+}
 
 /// Points the persisted `model_path` of `plugin` at `model` (through a saved state).
 fn set_model_path(plugin: &mut PluginInstance, model: &Path) {
@@ -135,25 +159,14 @@ fn set_model_path(plugin: &mut PluginInstance, model: &Path) {
 /// panics with "not shipped" when the build does not have it.
 fn open_with_model(family: &Family, dir: &TempDir) -> PluginInstance {
     let log = nice_log();
-    let path = bundle_plugin();
-    let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
-        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
-    configure_channel_2_with_thru(&mut plugin).unwrap();
+    let mut plugin = load_with_channel_2_thru();
     plugin.set_param_text(param::MODEL, family.model).unwrap();
     for (name, text) in family.params {
         plugin.set_param_text(name, text).unwrap();
         eprintln!("{name} = {:?}", plugin.param_display(name).unwrap());
     }
-    if let Some(tiny) = &family.tiny {
-        let model = dir.path().join(format!("{}.onnx", tiny.name));
-        let bytes = contract_model_bytes(
-            tiny.family,
-            tiny.encoding,
-            tiny.name,
-            tiny.input_size,
-            tiny.classes,
-        );
-        std::fs::write(&model, bytes).unwrap();
+    if let Some(encoding) = &family.tiny {
+        let model = encoding.write(dir.path(), family.shipped);
         set_model_path(&mut plugin, &model);
     }
     assert_eq!(
@@ -212,26 +225,12 @@ fn call_notes(start: f64, with_chord: bool, hold_until: f64) -> Vec<PhraseNote> 
     notes
 }
 
-/// Note-ons on `channel` at or after `from_sample`.
-fn ons_from(outputs: &[OutEvent], channel: u8, from_sample: u64) -> Vec<OutEvent> {
-    outputs
-        .iter()
-        .filter(|e| e.channel == channel && e.kind == OutKind::On && e.sample >= from_sample)
-        .copied()
-        .collect()
-}
-
 /// Plays calls until one gets an answer with notes on the family's channel, then checks it.
 fn answers_on_the_grid(family: &Family) {
     let _turn = take_turn();
     let dir = TempDir::new("antiphon-model-families").unwrap();
     let mut plugin = open_with_model(family, &dir);
-    let mut jam = JamDriver::new(
-        &mut plugin,
-        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
-    )
-    .unwrap();
-    jam.play_from(0.0);
+    let mut jam = start_jam(&mut plugin).unwrap();
 
     let mut call_start = 4.0;
     let mut answered = None;
@@ -276,33 +275,11 @@ fn answers_on_the_grid(family: &Family) {
         describe(&outputs, SAMPLES_PER_BEAT)
     );
 
-    assert_eq!(stats.error_blocks, 0, "process returned CLAP_PROCESS_ERROR");
-    assert_eq!(
-        stats.out_of_block_events, 0,
-        "events pushed past their block"
-    );
+    assert_clean_blocks(&stats);
     check_thru(jam.sent(), &outputs, CALL_CHANNEL).unwrap();
 
-    let (start, end) = window.samples(SAMPLES_PER_BEAT);
     let ons = ons_from(&outputs, family.answer_channel, answered_call_sample);
-    let outside: Vec<&OutEvent> = ons
-        .iter()
-        .filter(|e| e.sample < start || e.sample >= end)
-        .collect();
-    assert!(
-        outside.is_empty(),
-        "{}: answer note-ons outside samples {start}..{end}: {outside:?}",
-        family.model
-    );
-    let off_grid: Vec<&OutEvent> = ons
-        .iter()
-        .filter(|e| e.sample % SIXTEENTH_SAMPLES != 0)
-        .collect();
-    assert!(
-        off_grid.is_empty(),
-        "{}: answer note-ons off the 16th grid: {off_grid:?}",
-        family.model
-    );
+    assert_on_the_grid(&ons, window, family.model);
     let (allowed, what) = family.allowed_keys;
     let not_allowed: Vec<&OutEvent> = ons.iter().filter(|e| !allowed(e.key)).collect();
     assert!(
@@ -321,15 +298,7 @@ fn answers_on_the_grid(family: &Family) {
             ledger.offs_without_on
         );
     }
-    let other: Vec<&OutEvent> = outputs
-        .iter()
-        .filter(|e| e.channel != CALL_CHANNEL && e.channel != family.answer_channel)
-        .collect();
-    assert!(
-        other.is_empty(),
-        "{}: notes on channels other than the call's and the answer's: {other:?}",
-        family.model
-    );
+    assert_only_call_and_answer_channels(&outputs, family.answer_channel, family.model);
     drop(jam);
     plugin.stop_processing().unwrap();
     plugin.deactivate().unwrap();
@@ -337,25 +306,12 @@ fn answers_on_the_grid(family: &Family) {
 
 #[test]
 fn melody_answers_on_the_grid() {
-    answers_on_the_grid(&Family {
-        model: "Melody",
-        shipped: "melody_basic",
-        tiny: None,
-        answer_channel: ANSWER_CHANNEL,
-        with_chord: false,
-        params: &[],
-        allowed_keys: ANY_KEY,
-    });
+    answers_on_the_grid(&melody());
 }
 
 #[test]
 fn melody_with_beam_search_answers_inside_the_range_and_scale() {
     answers_on_the_grid(&Family {
-        model: "Melody",
-        shipped: "melody_basic",
-        tiny: None,
-        answer_channel: ANSWER_CHANNEL,
-        with_chord: false,
         params: &[
             (param::BEAM_SIZE, "2"),
             (param::BRANCH_FACTOR, "2"),
@@ -370,100 +326,38 @@ fn melody_with_beam_search_answers_inside_the_range_and_scale() {
             |k| (60..=72).contains(&k) && [0, 2, 4, 7, 9].contains(&(k % 12)),
             "in A pentatonic minor within C4..C5",
         ),
+        ..melody()
     });
 }
 
 #[test]
 fn melody_lookback_answers_on_the_grid() {
-    answers_on_the_grid(&Family {
-        model: "Melody Lookback",
-        shipped: "melody_lookback",
-        tiny: None,
-        answer_channel: ANSWER_CHANNEL,
-        with_chord: false,
-        params: &[],
-        allowed_keys: ANY_KEY,
-    });
+    answers_on_the_grid(&Family::shipped("Melody Lookback", "melody_lookback"));
 }
 
 #[test]
 fn melody_attention_answers_on_the_grid() {
-    answers_on_the_grid(&Family {
-        model: "Melody Attention",
-        shipped: "melody_attention",
-        tiny: None,
-        answer_channel: ANSWER_CHANNEL,
-        with_chord: false,
-        params: &[],
-        allowed_keys: ANY_KEY,
-    });
+    answers_on_the_grid(&Family::shipped("Melody Attention", "melody_attention"));
 }
 
 #[test]
 fn drums_answer_on_channel_10() {
-    answers_on_the_grid(&Family {
-        model: "Drums",
-        shipped: "drums_kit",
-        tiny: None,
-        answer_channel: DRUM_CHANNEL,
-        with_chord: false,
-        params: &[],
-        allowed_keys: ANY_KEY,
-    });
+    answers_on_the_grid(&Family::shipped("Drums", "drums_kit").on_the_drum_channel());
 }
 
 #[test]
 fn improv_answers_over_a_held_chord_above_the_split_key() {
-    answers_on_the_grid(&Family {
-        model: "Improv",
-        shipped: "improv_chord_pitches",
-        tiny: None,
-        answer_channel: ANSWER_CHANNEL,
-        with_chord: true,
-        params: &[],
-        allowed_keys: ABOVE_SPLIT,
-    });
+    answers_on_the_grid(&Family::shipped("Improv", "improv_chord_pitches").over_a_held_chord());
 }
-
-/// The Improv encoding of the tiny model: pitch chords, melody 48..84.
-const TINY_IMPROV: &str = r#"{"name":"chord_melody","chords":"pitch","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":null}}"#;
 
 #[test]
 fn a_tiny_improv_model_as_custom_file_answers_over_a_held_chord_above_the_split_key() {
-    answers_on_the_grid(&Family {
-        model: "Custom File",
-        shipped: "tiny_improv_pitch",
-        tiny: Some(Tiny {
-            name: "tiny_improv_pitch",
-            family: "improv",
-            encoding: TINY_IMPROV,
-            input_size: 75,
-            classes: 38,
-        }),
-        answer_channel: ANSWER_CHANNEL,
-        with_chord: true,
-        params: &[],
-        allowed_keys: ABOVE_SPLIT,
-    });
+    answers_on_the_grid(&Family::tiny("tiny_improv_pitch", IMPROV_PITCH).over_a_held_chord());
 }
 
 #[test]
 fn a_tiny_drum_model_as_custom_file_answers_on_channel_10() {
-    answers_on_the_grid(&Family {
-        model: "Custom File",
-        shipped: "tiny_drum_kit",
-        tiny: Some(Tiny {
-            name: "tiny_drum_kit",
-            family: "drums",
-            encoding: r#"{"name":"drum_kit","steps_per_quarter":4}"#,
-            input_size: 518,
-            classes: 512,
-        }),
-        answer_channel: DRUM_CHANNEL,
-        with_chord: false,
-        params: &[],
-        allowed_keys: ANY_KEY,
-    });
+    answers_on_the_grid(&Family::tiny("tiny_drum_kit", DRUM_KIT).on_the_drum_channel());
 }
 
 #[test]
@@ -474,10 +368,7 @@ fn a_custom_file_that_is_not_a_contract_model_is_refused_and_thru_goes_on() {
     let model = dir.path().join("identity_not_a_contract_model.onnx");
     std::fs::write(&model, identity_model_bytes()).unwrap();
 
-    let path = bundle_plugin();
-    let mut plugin = PluginInstance::load(&path, PLUGIN_ID)
-        .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()));
-    configure_channel_2_with_thru(&mut plugin).unwrap();
+    let mut plugin = load_with_channel_2_thru();
     plugin.set_param_text(param::MODEL, "Custom File").unwrap();
     set_model_path(&mut plugin, &model);
     assert_eq!(
@@ -506,24 +397,10 @@ fn a_custom_file_that_is_not_a_contract_model_is_refused_and_thru_goes_on() {
 fn switching_the_model_while_an_answer_plays_ends_every_note_and_thru_goes_on() {
     let _turn = take_turn();
     let dir = TempDir::new("antiphon-model-families-switch").unwrap();
-    let melody = Family {
-        model: "Melody",
-        shipped: "melody_basic",
-        tiny: None,
-        answer_channel: ANSWER_CHANNEL,
-        with_chord: false,
-        params: &[],
-        allowed_keys: ANY_KEY,
-    };
-    let mut plugin = open_with_model(&melody, &dir);
+    let mut plugin = open_with_model(&melody(), &dir);
     let model = plugin.param(param::MODEL).unwrap();
     let custom_file = plugin.text_to_value(model.id, "Custom File").unwrap();
-    let mut jam = JamDriver::new(
-        &mut plugin,
-        JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM),
-    )
-    .unwrap();
-    jam.play_from(0.0);
+    let mut jam = start_jam(&mut plugin).unwrap();
 
     // Call 1 from beat 4: its answer plays in 12..16. At the first block boundary inside it
     // where an answer note sounds, the host switches Model to Custom File (no file: refused).
@@ -531,19 +408,11 @@ fn switching_the_model_while_an_answer_plays_ends_every_note_and_thru_goes_on() 
         .unwrap();
     jam.run_until_beats(12.0).unwrap();
     let end = jam.sample_at_beats(16.0).unwrap();
-    while jam.now_sample() < end
-        && jam
-            .ledger(ANSWER_CHANNEL)
-            .sounding_before(jam.now_sample())
-            .is_empty()
-    {
-        jam.run_block().unwrap();
-    }
-    let switch_sample = jam.now_sample();
     assert!(
-        switch_sample < end,
+        jam.run_until_sounding(ANSWER_CHANNEL, end).unwrap(),
         "no answer note sounded in beats 12..16"
     );
+    let switch_sample = jam.now_sample();
     jam.schedule_param(switch_sample, model.id, custom_file)
         .unwrap();
     // Call 2 from beat 20 comes back through MIDI thru, with no answer in 28..32.

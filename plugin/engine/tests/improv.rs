@@ -1,13 +1,11 @@
 //! Improv jams in memory: chords held below the split key are not part of the call, the answer
 //! is played over them and above the split, and a chord change regenerates an answer that has
 //! not started, or the rest of one that is playing. The model is a tiny contract model of the
-//! `chord_melody` encoding (random weights, written by `models/tests/tiny_onnx`), so the notes
+//! `chord_melody` encoding (random weights, written by `antiphon_models::test_support`), so the notes
 //! mean nothing; the tests check the flow, not the music.
 
 use antiphon_engine::{ChordInput, ModelChoice, OutKind};
-
-#[path = "../../../models/tests/tiny_onnx/mod.rs"]
-mod tiny_onnx;
+use antiphon_models::test_support::IMPROV_PITCH;
 
 mod support;
 
@@ -22,13 +20,7 @@ const F_MAJOR: [u8; 3] = [41, 45, 48];
 
 /// A jam with a tiny Improv model (pitch chords, melody 48..84) and the split at [`SPLIT`].
 fn improv_jam() -> Jam {
-    let model = tiny_onnx::write_model(
-        "improv",
-        r#"{"name":"chord_melody","chords":"pitch","melody":{"min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":null}}"#,
-        "engine_tiny_improv_pitch",
-        75,
-        38,
-    );
+    let model = IMPROV_PITCH.write(env!("CARGO_TARGET_TMPDIR"), "engine_tiny_improv_pitch");
     let jam = Jam::start_with(ModelChoice::File(model), |shared| {
         shared.settings.set_chord_input(ChordInput::SplitKey(SPLIT));
     });

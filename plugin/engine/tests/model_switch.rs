@@ -4,9 +4,7 @@
 //! reason in the status text; a drum model answers on channel 10.
 
 use antiphon_engine::{ModelChoice, ModelPick, OutKind, WorkerStatus};
-
-#[path = "../../../models/tests/tiny_onnx/mod.rs"]
-mod tiny_onnx;
+use antiphon_models::test_support::DRUM_KIT;
 
 mod support;
 
@@ -16,13 +14,6 @@ use support::{Jam, pairs, wait_until};
 const DRUM_CHANNEL: u8 = 9;
 /// The answer channel index of [`Jam`] (MIDI channel 2).
 const ANSWER_CHANNEL: u8 = 1;
-
-/// Plays a one-bar call from `start` (C4 D4 E4 F4, quarter notes).
-fn call(jam: &mut Jam, start: f64) {
-    for (i, key) in [60, 62, 64, 65].into_iter().enumerate() {
-        jam.note(key, start + i as f64, start + 0.5 + i as f64);
-    }
-}
 
 /// Asserts that nothing sounds on `channel` and every note-off had its note-on.
 fn assert_balanced(jam: &Jam, channel: u8) {
@@ -46,7 +37,7 @@ fn given_an_answer_playing_when_the_model_is_switched_then_it_plays_to_its_end_a
         shared.settings.set_model_pick(ModelPick::Melody);
     });
     // Call 1 (beats 4..7.5) is answered in bar 12..16 by melody_basic.
-    call(&mut jam, 4.0);
+    jam.call(4.0);
     jam.run_to(7.6);
     jam.wait_for_answers(1);
     assert!(
@@ -66,7 +57,7 @@ fn given_an_answer_playing_when_the_model_is_switched_then_it_plays_to_its_end_a
     assert_balanced(&jam, ANSWER_CHANNEL);
 
     // No model: call 2 (beats 20..23.5) comes back through MIDI thru, with no answer in 28..32.
-    call(&mut jam, 20.0);
+    jam.call(20.0);
     jam.run_to(33.0);
     assert_eq!(
         ons_from(&jam, ANSWER_CHANNEL, 24.0),
@@ -76,13 +67,7 @@ fn given_an_answer_playing_when_the_model_is_switched_then_it_plays_to_its_end_a
     assert_eq!(ons_from(&jam, 0, 20.0), 4, "MIDI thru goes on");
 
     // The project's own file, a tiny drum-kit model: loaded for Custom File.
-    let drums = tiny_onnx::write_model(
-        "drums",
-        r#"{"name":"drum_kit","steps_per_quarter":4}"#,
-        "engine_tiny_drum_kit",
-        518,
-        512,
-    );
+    let drums = DRUM_KIT.write(env!("CARGO_TARGET_TMPDIR"), "engine_tiny_drum_kit");
     jam.instance.worker.set_custom_file(Some(drums));
     jam.wait_for_status(WorkerStatus::Ready);
     assert_eq!(
@@ -93,7 +78,7 @@ fn given_an_answer_playing_when_the_model_is_switched_then_it_plays_to_its_end_a
     // Call 3 (beats 36..39.5) is answered on the drum channel in 44..48; while a drum note
     // sounds, the player goes back to Melody (the project file goes too).
     let before = jam.generated();
-    call(&mut jam, 36.0);
+    jam.call(36.0);
     jam.run_to(39.6);
     wait_until("a drum answer", || jam.generated() > before);
     assert!(
@@ -117,7 +102,7 @@ fn given_an_answer_playing_when_the_model_is_switched_then_it_plays_to_its_end_a
 
     // Call 4 (beats 52..55.5) is answered by melody_basic again, on the output channel.
     let before = jam.generated();
-    call(&mut jam, 52.0);
+    jam.call(52.0);
     jam.run_to(55.6);
     wait_until("a melody answer", || jam.generated() > before);
     jam.run_to(65.0);

@@ -104,6 +104,13 @@ impl Jam {
         SAMPLE_RATE * 60.0 / self.tempo_bpm
     }
 
+    /// Queues the one-bar call C4 D4 E4 F4 from `start` (quarter notes, each half a beat).
+    pub fn call(&mut self, start: f64) {
+        for (i, key) in [60, 62, 64, 65].into_iter().enumerate() {
+            self.note(key, start + i as f64, start + 0.5 + i as f64);
+        }
+    }
+
     /// Queues a note (beats on the timeline the blocks will follow).
     pub fn note(&mut self, key: u8, on: f64, off: f64) {
         self.queued.push((
@@ -151,14 +158,22 @@ impl Jam {
                 self.queued.remove(0);
             }
         }
+        let block_start = self.process(&transport, input);
+        if let Some(pos) = self.pos_beats.as_mut() {
+            *pos = end;
+        }
+        block_start
+    }
+
+    /// Processes one block of `input` under `transport` at [`Jam::sample`]: records what the
+    /// engine sent in [`Jam::heard`], moves on a block, and (after input) [`Jam::sync`]s.
+    /// Returns the block's start in beats.
+    pub fn process(&mut self, transport: &HostTransport, input: Vec<InputEvent>) -> f64 {
         let had_input = !input.is_empty();
-        let out = self.instance.audio.process_block(
-            &transport,
-            BLOCK,
-            SAMPLE_RATE,
-            &self.settings,
-            input,
-        );
+        let out =
+            self.instance
+                .audio
+                .process_block(transport, BLOCK, SAMPLE_RATE, &self.settings, input);
         let block_start = out.time.start_beats;
         for e in out.events {
             self.heard.push(Heard {
@@ -169,9 +184,6 @@ impl Jam {
             });
         }
         self.sample += u64::from(BLOCK);
-        if let Some(pos) = self.pos_beats.as_mut() {
-            *pos = end;
-        }
         if had_input {
             self.sync();
         }
