@@ -4,13 +4,9 @@ use std::sync::{Arc, RwLock};
 
 use antiphon_engine::{ChordInput, ModelPick};
 use antiphon_models::generate::mask::SCALE_NAMES;
+use antiphon_models::notes::{self, PITCH_CLASS_NAMES, parse_pitch_class};
 use antiphon_models::{BeamSettings, PitchMask, Scale};
 use nice_plug::prelude::*;
-
-/// Pitch-class names for the Key parameter and note names (sharps).
-const PITCH_CLASS_NAMES: [&str; 12] = [
-    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-];
 
 /// The Model parameter: which kind of model answers.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,42 +157,17 @@ pub enum ChordSourceParam {
 
 /// The name of MIDI key `key`, C4 = 60 (C-1 = 0, G9 = 127).
 pub fn note_name(key: i32) -> String {
-    let key = key.clamp(0, 127);
-    format!("{}{}", PITCH_CLASS_NAMES[(key % 12) as usize], key / 12 - 1)
+    notes::note_name(key.clamp(0, 127) as u8)
 }
 
-/// The MIDI key of a note name (`C4`, `F#3`, `Bb2`, `C-1`; C4 = 60) or of a plain number.
+/// The MIDI key of a note name (`C4`, `F#3`, `Bb2`, `C-1`; C4 = 60, see
+/// [`notes::parse_note_name`]) or of a plain number.
 pub fn parse_note_name(text: &str) -> Option<i32> {
     let text = text.trim();
     if let Ok(key) = text.parse::<i32>() {
         return (0..=127).contains(&key).then_some(key);
     }
-    let (pitch_class, rest) = parse_pitch_class(text)?;
-    let octave: i32 = rest.trim().parse().ok()?;
-    let key = (octave + 1) * 12 + pitch_class;
-    (0..=127).contains(&key).then_some(key)
-}
-
-/// A pitch class (0 = C) from a name `C`…`B` (either case) with an optional `#` or `b`, and
-/// the rest of the text.
-fn parse_pitch_class(text: &str) -> Option<(i32, &str)> {
-    let mut chars = text.chars();
-    let natural = match chars.next()?.to_ascii_uppercase() {
-        'C' => 0,
-        'D' => 2,
-        'E' => 4,
-        'F' => 5,
-        'G' => 7,
-        'A' => 9,
-        'B' => 11,
-        _ => return None,
-    };
-    let rest = chars.as_str();
-    Some(match rest.chars().next() {
-        Some('#') => ((natural + 1) % 12, &rest[1..]),
-        Some('b') => ((natural + 11) % 12, &rest[1..]),
-        _ => (natural, rest),
-    })
+    notes::parse_note_name(text).ok().map(i32::from)
 }
 
 /// An integer parameter over MIDI keys 0..=127 shown as note names (C4 = 60).
@@ -384,9 +355,11 @@ impl Default for AntiphonParams {
                 .with_value_to_string(Arc::new(|pc| {
                     PITCH_CLASS_NAMES[pc.clamp(0, 11) as usize].to_string()
                 }))
-                .with_string_to_value(Arc::new(|text| match parse_pitch_class(text.trim()) {
-                    Some((pc, "")) => Some(pc),
-                    _ => text.trim().parse().ok().filter(|pc| (0..12).contains(pc)),
+                .with_string_to_value(Arc::new(|text| {
+                    let text = text.trim();
+                    parse_pitch_class(text)
+                        .map(i32::from)
+                        .or_else(|| text.parse().ok().filter(|pc| (0..12).contains(pc)))
                 })),
             range_low: key_param("Range Low", 0),
             range_high: key_param("Range High", 127),

@@ -11,11 +11,12 @@ use std::process::ExitCode;
 
 use antiphon_engine::ModelChoice;
 use antiphon_models::midi_file::{self, FileNote};
+use antiphon_models::notes::note_name;
 use antiphon_models::{BeamSettings, PitchMask, Scale};
 use clap::{Parser, Subcommand};
 
 use crate::answer::AnswerJob;
-use crate::phrase_arg::{Position, parse_notes, parse_pitch, pitch_name};
+use crate::phrase_arg::{Position, parse_notes, parse_pitch};
 
 /// Antiphon: a real-time MIDI improviser.
 #[derive(Parser)]
@@ -157,7 +158,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         println!(
             "  {:>8}  {:<4} {:.2} beats",
             Position(n.start_beats).to_string(),
-            pitch_name(n.key),
+            note_name(n.key),
             n.end_beats - n.start_beats
         );
     }
@@ -170,7 +171,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         println!(
             "  {:>8}  {:<4} {:.2} beats  (sample {})",
             Position(n.start_beats).to_string(),
-            pitch_name(n.key),
+            note_name(n.key),
             n.end_beats - n.start_beats,
             n.start_sample
         );

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use antiphon_models::notes::{self, NoteNameError};
+
 /// A note of a call, in beats.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ArgNote {
@@ -16,7 +18,8 @@ pub struct ArgNote {
     pub velocity: u8,
 }
 
-/// A pitch from a MIDI number or a name like `C4`, `F#3`, `Bb5` (C4 = 60).
+/// A pitch from a MIDI number or a name like `C4`, `F#3`, `Bb5` (C4 = 60, see
+/// [`notes::parse_note_name`]).
 pub fn parse_pitch(text: &str) -> Result<u8, String> {
     if let Ok(n) = text.parse::<u8>() {
         return if n < 128 {
@@ -25,48 +28,16 @@ pub fn parse_pitch(text: &str) -> Result<u8, String> {
             Err(format!("pitch {n} is above 127"))
         };
     }
-    let mut chars = text.chars();
-    let letter = chars.next().ok_or("empty pitch")?.to_ascii_uppercase();
-    let base: i32 = match letter {
-        'C' => 0,
-        'D' => 2,
-        'E' => 4,
-        'F' => 5,
-        'G' => 7,
-        'A' => 9,
-        'B' => 11,
-        _ => {
-            return Err(format!(
-                "{text:?} is not a pitch (a MIDI number or a name like C4, F#3, Bb5)"
-            ));
+    if text.is_empty() {
+        return Err("empty pitch".into());
+    }
+    notes::parse_note_name(text).map_err(|e| match e {
+        NoteNameError::NotAPitch => {
+            format!("{text:?} is not a pitch (a MIDI number or a name like C4, F#3, Bb5)")
         }
-    };
-    let rest: String = chars.collect();
-    let (accidental, octave) = match rest.chars().next() {
-        Some('#') => (1, &rest[1..]),
-        Some('b') => (-1, &rest[1..]),
-        _ => (0, rest.as_str()),
-    };
-    let octave: i32 = octave
-        .parse()
-        .map_err(|_| format!("{text:?} has no octave number (C4 = 60)"))?;
-    let midi = (octave + 1) * 12 + base + accidental;
-    u8::try_from(midi)
-        .ok()
-        .filter(|m| *m < 128)
-        .ok_or_else(|| format!("{text:?} is outside MIDI's range"))
-}
-
-/// A pitch's name, C4 = 60.
-pub fn pitch_name(key: u8) -> String {
-    const NAMES: [&str; 12] = [
-        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-    ];
-    format!(
-        "{}{}",
-        NAMES[usize::from(key % 12)],
-        i32::from(key / 12) - 1
-    )
+        NoteNameError::NoOctave => format!("{text:?} has no octave number (C4 = 60)"),
+        NoteNameError::OutOfRange => format!("{text:?} is outside MIDI's range"),
+    })
 }
 
 /// Parses `PITCH@START-END[:VELOCITY]` notes separated by spaces or commas.
@@ -126,7 +97,15 @@ mod tests {
         assert_eq!(parse_pitch("Bb5"), Ok(82));
         assert_eq!(parse_pitch("64"), Ok(64));
         assert!(parse_pitch("H2").is_err());
-        assert_eq!(pitch_name(61), "C#4");
+        assert_eq!(parse_pitch(""), Err("empty pitch".into()));
+        assert_eq!(
+            parse_pitch("C"),
+            Err("\"C\" has no octave number (C4 = 60)".into())
+        );
+        assert_eq!(
+            parse_pitch("G#9"),
+            Err("\"G#9\" is outside MIDI's range".into())
+        );
     }
 
     #[test]

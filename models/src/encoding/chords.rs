@@ -34,6 +34,8 @@
 //! The same rules live in `models/python/antiphon_train/encoding_chords.py`; both are checked
 //! against `models/testdata/chord_vectors.json`.
 
+use crate::notes::split_pitch_class;
+
 /// Number of triad one-hot classes: N.C. plus 4 qualities × 12 roots.
 pub const NUM_TRIAD_CLASSES: usize = 49;
 
@@ -202,28 +204,6 @@ pub fn recognize(held: &[u8]) -> Option<Chord> {
     })
 }
 
-/// Pitch class of a note name: a letter `A`–`G` (either case) and an optional `#` or `b`.
-/// Returns the pitch class and the rest of the text.
-fn parse_note_name(text: &str) -> Option<(u8, &str)> {
-    let mut chars = text.chars();
-    let natural = match chars.next()?.to_ascii_uppercase() {
-        'C' => 0,
-        'D' => 2,
-        'E' => 4,
-        'F' => 5,
-        'G' => 7,
-        'A' => 9,
-        'B' => 11,
-        _ => return None,
-    };
-    let rest = &text[1..];
-    match rest.chars().next() {
-        Some('#') => Some(((natural + 1) % 12, &rest[1..])),
-        Some('b') => Some(((natural + 11) % 12, &rest[1..])),
-        _ => Some((natural, rest)),
-    }
-}
-
 /// Intervals and triad of a chord-symbol suffix (see the module doc).
 fn suffix_intervals(suffix: &str) -> Option<(&'static [u8], TriadQuality)> {
     use TriadQuality::*;
@@ -255,10 +235,10 @@ pub fn parse_symbol(symbol: &str) -> Result<Option<Chord>, String> {
     if !s.starts_with(|c: char| c.is_ascii_uppercase()) {
         return Err(err());
     }
-    let (root, rest) = parse_note_name(s).ok_or_else(err)?;
+    let (root, rest) = split_pitch_class(s).ok_or_else(err)?;
     let (suffix, bass) = match rest.split_once('/') {
         None => (rest, root),
-        Some((suffix, bass_text)) => match parse_note_name(bass_text) {
+        Some((suffix, bass_text)) => match split_pitch_class(bass_text) {
             Some((bass, "")) => (suffix, bass),
             _ => return Err(err()),
         },

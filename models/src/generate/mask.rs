@@ -1,6 +1,8 @@
 //! Pitch masks: which note-ons a generation may choose, in the player's real pitches (after the
 //! encoding's transposition is undone).
 
+use crate::notes::parse_pitch_class;
+
 /// A scale: a root pitch class and the intervals above it that belong to the scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Scale {
@@ -60,27 +62,6 @@ impl Scale {
     pub fn contains(&self, pitch: u8) -> bool {
         let interval = (pitch % 12 + 12 - self.root % 12) % 12;
         self.intervals & (1 << interval) != 0
-    }
-}
-
-/// A pitch class from a note name `C`…`B` with an optional `#` or `b`.
-fn parse_pitch_class(text: &str) -> Option<u8> {
-    let mut chars = text.chars();
-    let natural: u8 = match chars.next()?.to_ascii_uppercase() {
-        'C' => 0,
-        'D' => 2,
-        'E' => 4,
-        'F' => 5,
-        'G' => 7,
-        'A' => 9,
-        'B' => 11,
-        _ => return None,
-    };
-    match chars.as_str() {
-        "" => Some(natural),
-        "#" => Some((natural + 1) % 12),
-        "b" => Some((natural + 11) % 12),
-        _ => None,
     }
 }
 
