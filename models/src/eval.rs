@@ -427,7 +427,7 @@ pub fn evaluate_with<C: StepCodec, M: Stepper>(
     model: &mut M,
     splits: &[Split],
 ) -> Result<Vec<SplitReport>, ModelError> {
-    let (width, classes) = (codec.input_size(), codec.num_classes());
+    let classes = codec.num_classes();
     let train_bigrams = splits.iter().find(|s| s.name == TRAIN_SPLIT).map(|train| {
         let mut bigrams = Bigrams::new(classes);
         for piece in &train.pieces {
@@ -454,11 +454,7 @@ pub fn evaluate_with<C: StepCodec, M: Stepper>(
             let labels: Vec<usize> = (0..events.len()).map(|t| codec.label(&events, t)).collect();
             let chords = ChordTrack::new(&piece.chords);
             let time = events.len() - 1;
-            inputs.clear();
-            inputs.resize(time * width, 0.0f32);
-            for (position, row) in inputs.chunks_mut(width).enumerate() {
-                codec.write_input(&events, position, &chords, row);
-            }
+            codec.write_rows(&events, time, &chords, &mut inputs);
             let mut state = model.zero_state(1);
             model.run(&inputs, time, &mut state, &mut logits)?;
             for (t, &target) in labels[1..].iter().enumerate() {
@@ -531,6 +527,7 @@ pub fn unigram_entropy(counts: &[usize]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generate::beam::RowModel;
 
     #[test]
     fn given_frames_when_turned_into_notes_then_runs_of_a_pitch_are_one_note() {
@@ -545,35 +542,6 @@ mod tests {
                 StepNote::new(60, 100, 12, 16),
             ]
         );
-    }
-
-    /// A model that gives every class the same logit.
-    struct Uniform {
-        /// Classes.
-        classes: usize,
-        /// Input width.
-        width: usize,
-    }
-
-    impl Stepper for Uniform {
-        fn zero_state(&self, batch: usize) -> crate::session::RnnState {
-            crate::session::RnnState {
-                batch,
-                tensors: Vec::new(),
-            }
-        }
-        fn run(
-            &mut self,
-            inputs: &[f32],
-            time: usize,
-            _: &mut crate::session::RnnState,
-            logits: &mut Vec<f32>,
-        ) -> Result<(), ModelError> {
-            assert_eq!(inputs.len(), time * self.width);
-            logits.clear();
-            logits.resize(time * self.classes, 0.0);
-            Ok(())
-        }
     }
 
     #[test]
@@ -620,10 +588,8 @@ mod tests {
             name: "unseen".into(),
             pieces: vec![piece(&[64, 65, 64, 65])],
         };
-        let mut model = Uniform {
-            classes: 38,
-            width: 38,
-        };
+        // A model that gives every class the same logit.
+        let mut model = RowModel::new(38, |_| vec![0.0; 38]);
         let reports = evaluate_with(&codec, &mut model, &[train, seen, unseen]).unwrap();
         // The uniform model scores ln 38 everywhere.
         assert!((reports[0].nll_per_step - 38f64.ln()).abs() < 1e-9);

@@ -22,6 +22,15 @@ pub struct RnnState {
 }
 
 impl RnnState {
+    /// The all-zero state of `batch` sequences for states of widths `state_sizes` (none: a
+    /// model without state).
+    pub fn zeros(batch: usize, state_sizes: &[usize]) -> Self {
+        Self {
+            batch,
+            tensors: state_sizes.iter().map(|&n| vec![0.0; batch * n]).collect(),
+        }
+    }
+
     /// Copies sequence `from` of `source` into row `to` of `self` (for beam search).
     pub fn copy_row(&mut self, to: usize, source: &RnnState, from: usize) {
         for (dst, src) in self.tensors.iter_mut().zip(&source.tensors) {
@@ -138,15 +147,7 @@ impl StepModel {
 
     /// The all-zero state of `batch` fresh sequences.
     pub fn zero_state(&self, batch: usize) -> RnnState {
-        RnnState {
-            batch,
-            tensors: self
-                .info
-                .state_sizes
-                .iter()
-                .map(|&n| vec![0.0; batch * n])
-                .collect(),
-        }
+        RnnState::zeros(batch, &self.info.state_sizes)
     }
 
     /// Runs `time` steps for `state.batch` sequences. `inputs` holds `batch × time × input_size`

@@ -75,11 +75,7 @@ fn chords() -> Vec<ChordChange> {
 #[test]
 fn given_a_tiny_model_of_every_encoding_when_generating_then_notes_fit_the_family() {
     let plain = BeamSettings::PLAIN;
-    let beam = BeamSettings {
-        beam_size: 3,
-        branch_factor: 2,
-        steps_per_iteration: 4,
-    };
+    let beam = BeamSettings::new(3, 2, 4);
     for (name, encoding) in TINY {
         // Given a model of the encoding
         let mut generator = load_generator(&tiny(name), &runtime_dirs()).unwrap();
@@ -154,14 +150,7 @@ fn given_a_mask_when_generating_then_no_note_outside_the_range_and_scale_comes()
         tiny("tiny_key_melody"),
     ] {
         let mut generator = load_generator(&source, &runtime_dirs()).unwrap();
-        for beam in [
-            BeamSettings::PLAIN,
-            BeamSettings {
-                beam_size: 2,
-                branch_factor: 3,
-                steps_per_iteration: 2,
-            },
-        ] {
+        for beam in [BeamSettings::PLAIN, BeamSettings::new(2, 3, 2)] {
             // (a beam may prefer silence to the few notes the mask leaves)
             let mut total = 0;
             for seed in 0..8 {
@@ -195,11 +184,7 @@ fn given_the_shipped_model_when_a_beam_search_streams_then_stopping_ends_it_at_o
     let mut generator = load_generator(&shipped::MELODY_BASIC, &runtime_dirs()).unwrap();
     let primer = melody_primer();
     let request = GenerateRequest {
-        beam: BeamSettings {
-            beam_size: 4,
-            branch_factor: 2,
-            steps_per_iteration: 1,
-        },
+        beam: BeamSettings::new(4, 2, 1),
         ..GenerateRequest::new(&primer, 16, 128)
     };
     let mut notes = 0;

@@ -52,6 +52,16 @@ impl BeamSettings {
         }
     }
 
+    /// Keeps `beam_size` entries per iteration, copies each `branch_factor` times and extends
+    /// the copies by `steps_per_iteration` steps.
+    pub const fn new(beam_size: usize, branch_factor: usize, steps_per_iteration: usize) -> Self {
+        Self {
+            beam_size,
+            branch_factor,
+            steps_per_iteration,
+        }
+    }
+
     /// Sequences run through the model per step: `beam_size × branch_factor`.
     pub fn batch(self) -> usize {
         let s = self.normalized();
@@ -94,6 +104,53 @@ impl Stepper for StepModel {
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
         StepModel::run(self, inputs, time, state, logits)
+    }
+}
+
+/// A model without state for the crate's tests: the logits of each input row are
+/// `logits_of(row)`, whatever came before.
+#[cfg(test)]
+pub(crate) struct RowModel<F> {
+    /// Width of an input row.
+    width: usize,
+    /// The logits of one input row.
+    logits_of: F,
+    /// (batch, time) of every call.
+    pub(crate) calls: Vec<(usize, usize)>,
+}
+
+#[cfg(test)]
+impl<F: Fn(&[f32]) -> Vec<f32>> RowModel<F> {
+    /// A model over rows of `width` inputs.
+    pub(crate) fn new(width: usize, logits_of: F) -> Self {
+        Self {
+            width,
+            logits_of,
+            calls: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl<F: Fn(&[f32]) -> Vec<f32>> Stepper for RowModel<F> {
+    fn zero_state(&self, batch: usize) -> RnnState {
+        RnnState::zeros(batch, &[])
+    }
+
+    fn run(
+        &mut self,
+        inputs: &[f32],
+        time: usize,
+        state: &mut RnnState,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        assert_eq!(inputs.len(), state.batch * time * self.width);
+        self.calls.push((state.batch, time));
+        logits.clear();
+        for row in inputs.chunks(self.width) {
+            logits.extend((self.logits_of)(row));
+        }
+        Ok(())
     }
 }
 
@@ -144,11 +201,7 @@ pub fn generate<C: StepCodec, M: Stepper>(
     let (mut primer_events, shift) = codec.encode(request.primer);
     primer_events.resize(primer_len, codec.silence());
     let mut primer_state = model.zero_state(1);
-    buffers.inputs.clear();
-    buffers.inputs.resize(primer_len * width, 0.0);
-    for (position, row) in buffers.inputs.chunks_mut(width).enumerate() {
-        codec.write_input(&primer_events, position, &chords, row);
-    }
+    codec.write_rows(&primer_events, primer_len, &chords, &mut buffers.inputs);
     let started = Instant::now();
     model.run(
         &buffers.inputs,
@@ -372,45 +425,23 @@ mod tests {
         fn finish(&self, _: &mut (), _: i64, _: &mut Vec<StepNote>) {}
     }
 
-    /// A first-order Markov "model": the next event's probabilities depend on the event fed.
-    struct FakeModel {
-        /// `table[fed]` = probabilities of the next event.
-        table: [[f32; N]; N],
-        /// (batch, time) of every call.
-        calls: Vec<(usize, usize)>,
-    }
+    /// A first-order Markov "model": `table[fed]` = probabilities of the event after the one fed.
+    type FakeModel = RowModel<Box<dyn Fn(&[f32]) -> Vec<f32>>>;
 
-    impl FakeModel {
-        fn new(table: [[f32; N]; N]) -> Self {
-            Self {
-                table,
-                calls: Vec::new(),
-            }
-        }
-    }
-
-    impl Stepper for FakeModel {
-        fn zero_state(&self, batch: usize) -> RnnState {
-            RnnState {
-                batch,
-                tensors: Vec::new(),
-            }
-        }
-        fn run(
-            &mut self,
-            inputs: &[f32],
-            time: usize,
-            state: &mut RnnState,
-            logits: &mut Vec<f32>,
-        ) -> Result<(), ModelError> {
-            self.calls.push((state.batch, time));
-            logits.clear();
-            for row in inputs.chunks(N) {
+    /// The Markov model of `table`.
+    fn markov(table: [[f32; N]; N]) -> FakeModel {
+        RowModel::new(
+            N,
+            Box::new(move |row| {
                 let fed = row.iter().position(|&v| v == 1.0).unwrap();
-                logits.extend(self.table[fed].iter().map(|p| p.max(1e-12).ln()));
-            }
-            Ok(())
-        }
+                table[fed].iter().map(|p| p.max(1e-12).ln()).collect()
+            }),
+        )
+    }
+
+    /// The table whose row `i`, column `j` is `p(i, j)`.
+    fn table(p: impl Fn(usize, usize) -> f32) -> [[f32; N]; N] {
+        std::array::from_fn(|i| std::array::from_fn(|j| p(i, j)))
     }
 
     /// From 0: 1 (0.6) or 2 (0.4); from 1 anything; from 2 almost surely 3; 3 holds.
@@ -448,12 +479,7 @@ mod tests {
     #[test]
     fn given_beam_size_1_when_generating_then_it_equals_plain_ancestral_sampling() {
         // Given a Markov table with every transition possible
-        let mut table = [[0.0f32; N]; N];
-        for (i, row) in table.iter_mut().enumerate() {
-            for (j, p) in row.iter_mut().enumerate() {
-                *p = 1.0 + ((i * 7 + j * 3) % 5) as f32;
-            }
-        }
+        let table = table(|i, j| 1.0 + ((i * 7 + j * 3) % 5) as f32);
         let primer = primer();
         let request = GenerateRequest {
             temperature: 0.8,
@@ -461,7 +487,7 @@ mod tests {
         };
         for seed in 0..5 {
             // When generated through the beam loop with the plain settings
-            let mut model = FakeModel::new(table);
+            let mut model = markov(table);
             let outcome = run(&mut model, &request, seed, &mut |_| StepControl::Continue);
             // Then the events are those of plain sampling with the same seed
             let mut rng = Rng::seeded(seed);
@@ -484,22 +510,18 @@ mod tests {
         let primer = primer();
         let plain = GenerateRequest::new(&primer, 1, 2);
         let beam = GenerateRequest {
-            beam: BeamSettings {
-                beam_size: 1,
-                branch_factor: 16,
-                steps_per_iteration: 2,
-            },
+            beam: BeamSettings::new(1, 16, 2),
             ..plain.clone()
         };
         let mut greedy_traps = 0;
         for seed in 0..20 {
             // Given plain sampling, which often takes the likelier first step into the trap
-            let sampled = run(&mut FakeModel::new(trap()), &plain, seed, &mut |_| {
+            let sampled = run(&mut markov(trap()), &plain, seed, &mut |_| {
                 StepControl::Continue
             });
             greedy_traps += usize::from(sampled.events[0] == 1);
             // When 16 sampled two-step continuations compete
-            let mut model = FakeModel::new(trap());
+            let mut model = markov(trap());
             let outcome = run(&mut model, &beam, seed, &mut |_| StepControl::Continue);
             // Then the likelier whole path 2, 3 (0.396 against at most 0.075) is the answer
             assert_eq!(outcome.events, vec![2, 3], "seed {seed}");
@@ -515,22 +537,13 @@ mod tests {
 
     #[test]
     fn given_beams_when_notes_stream_then_they_are_the_best_sequences_notes_in_order() {
-        let mut table = [[0.0f32; N]; N];
-        for (i, row) in table.iter_mut().enumerate() {
-            for (j, p) in row.iter_mut().enumerate() {
-                *p = 1.0 + ((i * 5 + j * 3) % 7) as f32;
-            }
-        }
+        let table = table(|i, j| 1.0 + ((i * 5 + j * 3) % 7) as f32);
         let primer = primer();
         let request = GenerateRequest {
-            beam: BeamSettings {
-                beam_size: 3,
-                branch_factor: 2,
-                steps_per_iteration: 4,
-            },
+            beam: BeamSettings::new(3, 2, 4),
             ..GenerateRequest::new(&primer, 1, 30)
         };
-        let mut model = FakeModel::new(table);
+        let mut model = markov(table);
         let mut streamed = Vec::new();
         let outcome = run(&mut model, &request, 9, &mut |n| {
             streamed.push(n);
@@ -555,7 +568,7 @@ mod tests {
     fn given_a_caller_that_stops_when_a_note_comes_then_generation_stops_there() {
         let primer = primer();
         let request = GenerateRequest::new(&primer, 1, 50);
-        let mut model = FakeModel::new(trap());
+        let mut model = markov(trap());
         let outcome = run(&mut model, &request, 1, &mut |_| StepControl::Stop);
         assert!(outcome.stats.stopped);
         assert_eq!(outcome.stats.notes, 1);
@@ -565,18 +578,14 @@ mod tests {
 
     #[test]
     fn given_a_mask_when_generating_with_beams_then_only_allowed_pitches_come() {
-        let table = [[1.0f32; N]; N];
+        let table = table(|_, _| 1.0);
         let primer = primer();
         let request = GenerateRequest {
             mask: PitchMask::range(61, 63).with_scale(crate::generate::Scale::new(0, &[1, 3])),
-            beam: BeamSettings {
-                beam_size: 2,
-                branch_factor: 3,
-                steps_per_iteration: 2,
-            },
+            beam: BeamSettings::new(2, 3, 2),
             ..GenerateRequest::new(&primer, 1, 200)
         };
-        let outcome = run(&mut FakeModel::new(table), &request, 5, &mut |_| {
+        let outcome = run(&mut markov(table), &request, 5, &mut |_| {
             StepControl::Continue
         });
         // 61 and 63 are in range and scale; 62 is in range only.

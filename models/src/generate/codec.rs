@@ -81,6 +81,23 @@ pub trait StepCodec: Send {
         row: &mut [f32],
     );
 
+    /// Writes the input rows of positions `0..time` of `events` into `inputs`
+    /// (`time ×` [`Self::input_size`]), for one model call over the whole sequence.
+    fn write_rows(
+        &self,
+        events: &[Self::Event],
+        time: usize,
+        chords: &ChordTrack<'_>,
+        inputs: &mut Vec<f32>,
+    ) {
+        let width = self.input_size();
+        inputs.clear();
+        inputs.resize(time * width, 0.0);
+        for (position, row) in inputs.chunks_mut(width).enumerate() {
+            self.write_input(events, position, chords, row);
+        }
+    }
+
     /// The class the model should predict for the event at `position`.
     fn label(&self, events: &[Self::Event], position: usize) -> usize;
 
