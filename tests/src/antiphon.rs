@@ -244,6 +244,21 @@ pub fn assert_only_call_and_answer_channels(outputs: &[OutEvent], answer_channel
     );
 }
 
+/// Asserts that on each of `channels` every note-on the plugin sent so far got its note-off and
+/// every note-off ended a note; `who` starts the message.
+pub fn assert_balanced(jam: &JamDriver<'_>, channels: &[u8], who: &str) {
+    for &channel in channels {
+        let ledger = jam.ledger(channel);
+        assert!(
+            ledger.is_balanced(),
+            "{who}: channel index {channel}: note-ons without note-off {:?}, note-offs without \
+             note-on {:?}",
+            ledger.unpaired_ons,
+            ledger.offs_without_on
+        );
+    }
+}
+
 /// What [`play_one_call`] saw.
 #[derive(Debug, Clone)]
 pub struct CallRun {

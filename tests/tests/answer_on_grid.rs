@@ -11,9 +11,9 @@
 
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, AnswerWindow, BEATS_PER_BAR, BLOCK_SAMPLES, CALL_CHANNEL,
-    DEFAULT_SILENCE_BEATS, SAMPLE_RATE, SAMPLES_PER_BEAT, assert_clean_blocks, assert_on_the_grid,
-    assert_only_call_and_answer_channels, check_thru, describe, expected_answer_window,
-    load_with_channel_2_thru, one_bar_call, ons_from, param, start_jam,
+    DEFAULT_SILENCE_BEATS, SAMPLE_RATE, SAMPLES_PER_BEAT, assert_balanced, assert_clean_blocks,
+    assert_on_the_grid, assert_only_call_and_answer_channels, check_thru, describe,
+    expected_answer_window, load_with_channel_2_thru, one_bar_call, ons_from, param, start_jam,
 };
 use antiphon_tests::events::{OutEvent, OutKind};
 use antiphon_tests::host::PluginInstance;
@@ -211,13 +211,5 @@ fn stopping_the_transport_ends_the_answer_in_the_next_block() {
         .copied()
         .collect();
     assert!(late_ons.is_empty(), "note-ons after the stop: {late_ons:?}");
-    for channel in [CALL_CHANNEL, ANSWER_CHANNEL] {
-        let ledger = jam.ledger(channel);
-        assert!(
-            ledger.is_balanced(),
-            "channel {channel}: unpaired note-ons {:?}, note-offs without note-on {:?}",
-            ledger.unpaired_ons,
-            ledger.offs_without_on
-        );
-    }
+    assert_balanced(&jam, &[CALL_CHANNEL, ANSWER_CHANNEL], "after the stop");
 }

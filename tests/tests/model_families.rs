@@ -27,10 +27,10 @@ use std::time::Duration;
 use antiphon_models::test_support::{DRUM_KIT, IMPROV_PITCH, TinyEncoding, identity_model_bytes};
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, BEATS_PER_BAR, BLOCK_SAMPLES, CALL_CHANNEL, DEFAULT_SILENCE_BEATS,
-    ENV_NICE_LOG, SAMPLE_RATE, SAMPLES_PER_BEAT, assert_clean_blocks, assert_on_the_grid,
-    assert_only_call_and_answer_channels, check_thru, describe, expected_answer_window,
-    load_with_channel_2_thru, one_bar_call, ons_from, param, play_call_expect_thru_only, start_jam,
-    wait_for_log,
+    ENV_NICE_LOG, SAMPLE_RATE, SAMPLES_PER_BEAT, assert_balanced, assert_clean_blocks,
+    assert_on_the_grid, assert_only_call_and_answer_channels, check_thru, describe,
+    expected_answer_window, load_with_channel_2_thru, one_bar_call, ons_from, param,
+    play_call_expect_thru_only, start_jam, wait_for_log,
 };
 use antiphon_tests::events::OutEvent;
 use antiphon_tests::host::PluginInstance;
@@ -287,17 +287,11 @@ fn answers_on_the_grid(family: &Family) {
         "{}: answer notes not {what}: {not_allowed:?}",
         family.model
     );
-    for channel in [CALL_CHANNEL, ANSWER_CHANNEL, DRUM_CHANNEL] {
-        let ledger = jam.ledger(channel);
-        assert!(
-            ledger.is_balanced(),
-            "{}: channel index {channel}: note-ons without note-off {:?}, note-offs without \
-             note-on {:?}",
-            family.model,
-            ledger.unpaired_ons,
-            ledger.offs_without_on
-        );
-    }
+    assert_balanced(
+        &jam,
+        &[CALL_CHANNEL, ANSWER_CHANNEL, DRUM_CHANNEL],
+        family.model,
+    );
     assert_only_call_and_answer_channels(&outputs, family.answer_channel, family.model);
     drop(jam);
     plugin.stop_processing().unwrap();
@@ -427,13 +421,7 @@ fn switching_the_model_while_an_answer_plays_ends_every_note_and_thru_goes_on() 
 
     assert_eq!(jam.stats().error_blocks, 0);
     check_thru(jam.sent(), &outputs, CALL_CHANNEL).unwrap();
-    let ledger = jam.ledger(ANSWER_CHANNEL);
-    assert!(
-        ledger.is_balanced(),
-        "answer notes without note-off {:?}, note-offs without note-on {:?}",
-        ledger.unpaired_ons,
-        ledger.offs_without_on
-    );
+    assert_balanced(&jam, &[ANSWER_CHANNEL], "after the switch");
     let second = ons_from(&outputs, ANSWER_CHANNEL, jam.sample_at_beats(20.0).unwrap());
     assert!(second.is_empty(), "answered without a model: {second:?}");
     let (text, found) = wait_for_log(nice_log(), jam.plugin(), LOAD_TIMEOUT, |t| {
