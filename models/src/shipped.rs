@@ -8,6 +8,13 @@ pub const MELODY_BASIC: ModelSource = ModelSource::Embedded {
     bytes: include_bytes!("../onnx/melody_basic.onnx"),
 };
 
+/// Melody RNN, lookback encoding: inputs see 1 and 2 bars back, two labels repeat them
+/// (`models/onnx/melody_lookback.onnx`).
+pub const MELODY_LOOKBACK: ModelSource = ModelSource::Embedded {
+    name: "melody_lookback",
+    bytes: include_bytes!("../onnx/melody_lookback.onnx"),
+};
+
 /// Improv RNN, pitch-chord encoding: a melody over the chords it is given
 /// (`models/onnx/improv_chord_pitches.onnx`).
 pub const IMPROV_CHORD_PITCHES: ModelSource = ModelSource::Embedded {
@@ -23,7 +30,7 @@ pub const DRUMS_KIT: ModelSource = ModelSource::Embedded {
 };
 
 /// Every shipped model.
-pub const ALL: &[ModelSource] = &[MELODY_BASIC, DRUMS_KIT, IMPROV_CHORD_PITCHES];
+pub const ALL: &[ModelSource] = &[MELODY_BASIC, MELODY_LOOKBACK, DRUMS_KIT, IMPROV_CHORD_PITCHES];
 
 /// The shipped model called `name` (e.g. `melody_basic`).
 pub fn by_name(name: &str) -> Option<ModelSource> {
