@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use antiphon_engine::ModelChoice;
 use antiphon_models::midi_file::{self, FileNote};
 use antiphon_models::notes::note_name;
-use antiphon_models::{BeamSettings, PitchMask, Scale};
+use antiphon_models::session::ModelSource;
+use antiphon_models::{BeamSettings, PitchMask, Scale, shipped};
 use clap::{Parser, Subcommand};
 
 use crate::answer::AnswerJob;
@@ -43,7 +44,8 @@ struct AnswerArgs {
     /// Host tempo in BPM.
     #[arg(long, default_value_t = 120.0)]
     tempo: f64,
-    /// A `.onnx` model (default: the built-in Melody RNN).
+    /// A `.onnx` model file, or a shipped model by name: melody_basic (the default),
+    /// melody_lookback, melody_attention, drums_kit, improv_chord_pitches.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Softmax temperature.
@@ -127,6 +129,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The model `--model` names: a shipped model by name (`melody_lookback`, …) unless a file of
+/// that name exists, else a `.onnx` file; the built-in default when absent.
+fn model_choice(arg: Option<PathBuf>) -> ModelChoice {
+    let Some(path) = arg else {
+        return ModelChoice::Default;
+    };
+    let shipped_name = path.to_str().and_then(|wanted| {
+        shipped::ALL.iter().find_map(|m| match m {
+            ModelSource::Embedded { name, .. } if *name == wanted => Some(*name),
+            _ => None,
+        })
+    });
+    match shipped_name {
+        Some(name) if !path.exists() => ModelChoice::Shipped(name),
+        _ => ModelChoice::File(path),
+    }
+}
+
 /// Runs `antiphon answer`.
 fn answer(args: AnswerArgs) -> Result<(), String> {
     let call = parse_notes(&args.call)?;
@@ -139,7 +159,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
     let job = AnswerJob {
         call: call.clone(),
         tempo_bpm: args.tempo,
-        model: args.model.map_or(ModelChoice::Default, ModelChoice::File),
+        model: model_choice(args.model),
         seed: args.seed,
         temperature: args.temperature,
         answer_bars: args.bars,
