@@ -15,6 +15,13 @@ pub const MELODY_LOOKBACK: ModelSource = ModelSource::Embedded {
     bytes: include_bytes!("../onnx/melody_lookback.onnx"),
 };
 
+/// Melody RNN, attention: key-melody encoding and attention over the first layer's last 40
+/// outputs (`models/onnx/melody_attention.onnx`).
+pub const MELODY_ATTENTION: ModelSource = ModelSource::Embedded {
+    name: "melody_attention",
+    bytes: include_bytes!("../onnx/melody_attention.onnx"),
+};
+
 /// Improv RNN, pitch-chord encoding: a melody over the chords it is given
 /// (`models/onnx/improv_chord_pitches.onnx`).
 pub const IMPROV_CHORD_PITCHES: ModelSource = ModelSource::Embedded {
@@ -30,7 +37,12 @@ pub const DRUMS_KIT: ModelSource = ModelSource::Embedded {
 };
 
 /// Every shipped model.
-pub const ALL: &[ModelSource] = &[MELODY_BASIC, MELODY_LOOKBACK, DRUMS_KIT, IMPROV_CHORD_PITCHES];
+pub const ALL: &[ModelSource] = &[
+    MELODY_BASIC,
+    MELODY_LOOKBACK,
+    DRUMS_KIT,
+    IMPROV_CHORD_PITCHES,
+];
 
 /// The shipped model called `name` (e.g. `melody_basic`).
 pub fn by_name(name: &str) -> Option<ModelSource> {
