@@ -40,6 +40,7 @@ pub const DRUMS_KIT: ModelSource = ModelSource::Embedded {
 pub const ALL: &[ModelSource] = &[
     MELODY_BASIC,
     MELODY_LOOKBACK,
+    MELODY_ATTENTION,
     DRUMS_KIT,
     IMPROV_CHORD_PITCHES,
 ];
@@ -53,3 +54,35 @@ pub fn by_name(name: &str) -> Option<ModelSource> {
 
 /// The model used when nothing else is chosen.
 pub const DEFAULT: ModelSource = MELODY_BASIC;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_file_in_models_onnx_is_shipped_by_its_name() {
+        // Given the .onnx files committed in models/onnx/
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("onnx");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .expect("models/onnx is readable")
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "onnx"))
+            .filter_map(|p| p.file_stem()?.to_str().map(str::to_string))
+            .collect();
+        names.sort();
+        assert!(!names.is_empty());
+        // Then each is embedded under its file stem, and nothing else is
+        for name in &names {
+            assert!(
+                by_name(name).is_some(),
+                "{name}.onnx is not in shipped::ALL"
+            );
+        }
+        assert_eq!(
+            ALL.len(),
+            names.len(),
+            "shipped::ALL names a model with no file"
+        );
+    }
+}
