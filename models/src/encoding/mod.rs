@@ -8,6 +8,8 @@ pub mod drums;
 pub mod key_melody;
 pub mod lookback;
 pub mod melody;
+pub mod performance;
+pub mod polyphony;
 
 use serde::{Deserialize, Serialize};
 
