@@ -156,7 +156,9 @@ def events_to_notes(events: Sequence[int]) -> List[StepNote]:
 
 def events_to_timed_notes(events: Sequence[int]) -> List[Tuple[int, int, float, float]]:
     """Notes ``(pitch, velocity, start_s, end_s)`` of an event stream (steps / 100)."""
-    return [(p, v, step_to_seconds(s), step_to_seconds(e)) for p, v, s, e in events_to_notes(events)]
+    return [
+        (p, v, step_to_seconds(s), step_to_seconds(e)) for p, v, s, e in events_to_notes(events)
+    ]
 
 
 def input_row(event: int) -> List[float]:
