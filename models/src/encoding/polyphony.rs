@@ -142,6 +142,23 @@ pub fn notes_to_events(notes: &[StepNote]) -> Vec<usize> {
     events
 }
 
+/// Ends, at `step`, every open note whose pitch is not `listed`, pushing it to `notes`.
+fn close_unlisted(
+    open: &mut [Option<i64>; NUM_PITCHES],
+    listed: &[bool; NUM_PITCHES],
+    notes: &mut Vec<StepNote>,
+    step: i64,
+) {
+    for (pitch, slot) in open.iter_mut().enumerate() {
+        if listed[pitch] {
+            continue;
+        }
+        if let Some(start) = slot.take() {
+            notes.push(StepNote::new(pitch as u8, DECODE_VELOCITY, start, step));
+        }
+    }
+}
+
 /// Notes of an event stream, steps counted from `start_step` (see the module doc for the rules):
 /// velocity [`DECODE_VELOCITY`], sorted by start step then descending pitch.
 pub fn events_to_notes(events: &[usize], start_step: i64) -> Vec<StepNote> {
@@ -151,18 +168,6 @@ pub fn events_to_notes(events: &[usize], start_step: i64) -> Vec<StepNote> {
     let mut listed = [false; NUM_PITCHES];
     let mut step_has_events = false;
     let mut step = start_step;
-    let close_unlisted = |open: &mut [Option<i64>; NUM_PITCHES],
-                          listed: &[bool; NUM_PITCHES],
-                          notes: &mut Vec<StepNote>,
-                          step: i64| {
-        for pitch in 0..NUM_PITCHES {
-            if !listed[pitch] {
-                if let Some(start) = open[pitch].take() {
-                    notes.push(StepNote::new(pitch as u8, DECODE_VELOCITY, start, step));
-                }
-            }
-        }
-    };
     for &index in events {
         let Some(event) = PolyEvent::from_index(index) else {
             continue;
