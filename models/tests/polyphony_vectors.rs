@@ -6,6 +6,8 @@ use antiphon_models::StepNote;
 use antiphon_models::encoding::polyphony;
 
 mod vectors;
+
+use vectors::Dice as Rng;
 use vectors::{ints, notes};
 
 fn triples(notes: &[StepNote]) -> Vec<Vec<i64>> {
@@ -78,21 +80,9 @@ fn given_the_shared_frame_cases_when_read_in_rust_then_every_case_matches() {
     }
 }
 
-/// A small xorshift generator, so the property runs the same everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn given_random_notes_without_same_pitch_overlap_when_encoded_and_decoded_then_they_come_back() {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..300 {
         let mut notes = Vec::new();
         let mut pitches = Vec::new();

@@ -33,3 +33,18 @@ pub fn notes(v: &Value) -> Vec<StepNote> {
         })
         .collect()
 }
+
+/// A seeded random source for property tests: the same numbers on every machine.
+pub struct Dice(antiphon_models::Rng);
+
+impl Dice {
+    /// Dice seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(antiphon_models::Rng::seeded(seed))
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0.next_u64() % n
+    }
+}
