@@ -96,13 +96,7 @@ fn given_the_shared_decode_cases_when_decoded_in_rust_then_every_case_matches() 
 /// 6 s with gaps up to 3 s, times off the grid by less than 4 ms.
 fn random_notes(rng: &mut Rng) -> Vec<TimedNote> {
     let mut notes = Vec::new();
-    let mut pitches = Vec::new();
-    for _ in 0..rng.below(6) {
-        let pitch = rng.below(128) as u8;
-        if pitches.contains(&pitch) {
-            continue;
-        }
-        pitches.push(pitch);
+    for pitch in rng.distinct_pitches(5) {
         let mut t = rng.below(300) as i64;
         for _ in 0..=rng.below(4) {
             let end = t + 1 + rng.below(600) as i64;

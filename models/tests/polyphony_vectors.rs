@@ -85,13 +85,7 @@ fn given_random_notes_without_same_pitch_overlap_when_encoded_and_decoded_then_t
     let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     for _ in 0..300 {
         let mut notes = Vec::new();
-        let mut pitches = Vec::new();
-        for _ in 0..rng.below(6) {
-            let pitch = rng.below(128) as u8;
-            if pitches.contains(&pitch) {
-                continue;
-            }
-            pitches.push(pitch);
+        for pitch in rng.distinct_pitches(5) {
             // One pitch: back-to-back or separated notes, never overlapping.
             let mut t = rng.below(8) as i64;
             for _ in 0..=rng.below(3) {

@@ -59,6 +59,12 @@ class _Builder:
         for b in range(bits):
             self.put(r, offset + b, 1 if (value >> b) & 1 else -1)
 
+    def repeats(self, r: int, offset: int, events: Sequence[int], distances: Sequence[int]) -> None:
+        """Flag `offset + i` when the event at `r` equals the one `distances[i]` steps earlier."""
+        for i, d in enumerate(distances):
+            if r >= d and events[r] == events[r - d]:
+                self.put(r, offset + i, 1)
+
     def done(self, rows: int, labels: Sequence[int]) -> Encoded:
         return Encoded(rows, self.row, self.col, self.val, array("h", labels))
 
@@ -125,9 +131,7 @@ class LookbackCodec(Codec):
                 off += C
             b.counter(t, off, lookback.COUNTER_BITS, t + 1)
             off += lookback.COUNTER_BITS
-            for i, d in enumerate(dists):
-                if t >= d and events[t] == events[t - d]:
-                    b.put(t, off + i, 1)
+            b.repeats(t, off, events, dists)
         labels = [lookback.label(events, t) for t in range(len(events))]
         return b.done(len(events) - 1, labels)
 
@@ -181,9 +185,7 @@ class KeyMelodyCodec(Codec):
             if direction:
                 b.put(t, off + 1, direction)
             off += 2
-            for i, d in enumerate(keymel.LOOKBACK_DISTANCES):
-                if t >= d and events[t] == events[t - d]:
-                    b.put(t, off + i, 1)
+            b.repeats(t, off, events, keymel.LOOKBACK_DISTANCES)
             off += len(keymel.LOOKBACK_DISTANCES)
             b.counter(t, off, keymel.COUNTER_BITS, t + 1)
             off += keymel.COUNTER_BITS

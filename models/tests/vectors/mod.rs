@@ -47,4 +47,16 @@ impl Dice {
     pub fn below(&mut self, n: u64) -> u64 {
         self.0.next_u64() % n
     }
+
+    /// Up to `max_count` distinct MIDI pitches (0..=127), in the order drawn.
+    pub fn distinct_pitches(&mut self, max_count: u64) -> Vec<u8> {
+        let mut pitches = Vec::new();
+        for _ in 0..self.below(max_count + 1) {
+            let pitch = self.below(128) as u8;
+            if !pitches.contains(&pitch) {
+                pitches.push(pitch);
+            }
+        }
+        pitches
+    }
 }
