@@ -11,6 +11,9 @@ use crate::encoding::EncodingSpec;
 /// The contract version this build reads.
 pub const CONTRACT_VERSION: &str = "1";
 
+/// The constant output of a `pianoroll_nade` model holding the NADE's weights.
+pub const NADE_WEIGHTS: &str = "nade_weights";
+
 /// The six model families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
@@ -166,6 +169,17 @@ pub fn check(
             encoding.name(),
             encoding.num_classes()
         ));
+    }
+
+    if let EncodingSpec::PianorollNade(nade) = &encoding {
+        let weights = find(outputs, NADE_WEIGHTS, "output")?;
+        let want = [2, i64::from(nade.num_keys), i64::from(nade.nade_hidden)];
+        if !weights.is_f32 || weights.dims != want {
+            return Err(format!(
+                "output `{NADE_WEIGHTS}` must be float32 of shape {want:?}, found {:?}",
+                weights.dims
+            ));
+        }
     }
 
     let mut state_sizes = Vec::new();
@@ -341,6 +355,31 @@ mod tests {
             (info.family, info.input_size, info.classes),
             (Family::Drums, 518, 512)
         );
+    }
+
+    #[test]
+    fn given_a_pianoroll_model_when_checked_then_its_nade_weights_must_fit_the_encoding() {
+        let mut m = metadata();
+        m.insert("antiphon.family".into(), "pianoroll".into());
+        m.insert(
+            "antiphon.encoding".into(),
+            r#"{"name":"pianoroll_nade","min_pitch":21,"num_keys":88,"nade_hidden":16,"steps_per_quarter":1}"#
+                .into(),
+        );
+        let i = vec![decl("inputs", &[-1, -1, 88]), decl("state_in.0", &[-1, 8])];
+        let mut o = vec![
+            decl("logits", &[-1, -1, 104]),
+            decl("state_out.0", &[-1, 8]),
+        ];
+        let err = check("file", &m, &i, &o).unwrap_err();
+        assert!(err.contains("nade_weights"), "{err}");
+        o.push(decl(NADE_WEIGHTS, &[2, 88, 15]));
+        let err = check("file", &m, &i, &o).unwrap_err();
+        assert!(err.contains("[2, 88, 16]"), "{err}");
+        o.pop();
+        o.push(decl(NADE_WEIGHTS, &[2, 88, 16]));
+        let info = check("file", &m, &i, &o).unwrap();
+        assert_eq!((info.family, info.classes), (Family::Pianoroll, 104));
     }
 
     #[test]

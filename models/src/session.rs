@@ -150,6 +150,46 @@ impl StepModel {
         RnnState::zeros(batch, &self.info.state_sizes)
     }
 
+    /// The value of an output that does not depend on the inputs (such as `nade_weights`): its
+    /// dimensions and values, from one step of one sequence from the zero state.
+    pub fn constant_output(&mut self, name: &str) -> Result<(Vec<i64>, Vec<f32>), ModelError> {
+        let err = |e: ort::Error| ModelError::Inference(e.to_string());
+        let width = self.info.input_size;
+        let inputs = vec![0.0f32; width];
+        let states: Vec<Vec<f32>> = self
+            .info
+            .state_sizes
+            .iter()
+            .map(|&n| vec![0.0; n])
+            .collect();
+        let mut feeds = Vec::with_capacity(1 + states.len());
+        feeds.push((
+            "inputs".to_string(),
+            TensorRef::from_array_view(([1usize, 1, width], inputs.as_slice()))
+                .map_err(err)?
+                .into_dyn(),
+        ));
+        for ((input, values), &n) in self
+            .state_in_names
+            .iter()
+            .zip(&states)
+            .zip(&self.info.state_sizes)
+        {
+            feeds.push((
+                input.clone(),
+                TensorRef::from_array_view(([1usize, n], values.as_slice()))
+                    .map_err(err)?
+                    .into_dyn(),
+            ));
+        }
+        let outputs = self.session.run(feeds).map_err(err)?;
+        let value = outputs
+            .get(name)
+            .ok_or_else(|| ModelError::Inference(format!("the model has no output `{name}`")))?;
+        let (shape, data) = value.try_extract_tensor::<f32>().map_err(err)?;
+        Ok((shape.to_vec(), data.to_vec()))
+    }
+
     /// Runs `time` steps for `state.batch` sequences. `inputs` holds `batch × time × input_size`
     /// floats (row-major); `logits` receives `batch × time × classes`; `state` is advanced.
     pub fn run(

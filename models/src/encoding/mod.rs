@@ -9,6 +9,7 @@ pub mod key_melody;
 pub mod lookback;
 pub mod melody;
 pub mod performance;
+pub mod pianoroll;
 pub mod polyphony;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,49 @@ pub enum EncodingSpec {
     /// Magenta's Improv RNN: a chord encoding ([`chords`]) of the chord at the next step, then
     /// the melody one-hot of the current event.
     ChordMelody(ChordMelody),
+    /// Magenta's Polyphony RNN: the BachBot-style event stream ([`polyphony`]).
+    Polyphony(Polyphony),
+    /// Magenta's Performance RNN with dynamics ([`performance`]): 10 ms time shifts.
+    Performance(Performance),
+    /// Magenta's Pianoroll RNN-NADE ([`pianoroll`]): binary key frames, sampled by a NADE.
+    PianorollNade(pianoroll::NadeSpec),
+}
+
+/// Parameters of the `polyphony` encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Polyphony {
+    /// Model steps per quarter note (the encoding is defined at 4).
+    pub steps_per_quarter: u32,
+}
+
+/// Parameters of the `performance` encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Performance {
+    /// Time-shift steps per second (the encoding is defined at 100).
+    pub steps_per_second: u32,
+    /// Velocity bins (32).
+    pub velocity_bins: u32,
+    /// Longest note in seconds (5).
+    pub max_note_seconds: u32,
+    /// Whether the model plays drums (General MIDI pitches on channel 10): a model trained on
+    /// drum performances.
+    #[serde(default)]
+    pub drums: bool,
+}
+
+impl Performance {
+    /// Model steps per quarter note at `tempo_qpm`: the 10 ms grid rounded to a whole number of
+    /// steps per beat (at least 1), so absolute time maps onto the host's beat grid.
+    pub fn steps_per_quarter_at(&self, tempo_qpm: f64) -> u32 {
+        let qpm = if tempo_qpm.is_finite() && tempo_qpm > 0.0 {
+            tempo_qpm
+        } else {
+            120.0
+        };
+        (f64::from(self.steps_per_second) * 60.0 / qpm)
+            .round()
+            .clamp(1.0, 10_000.0) as u32
+    }
 }
 
 /// Parameters of the `drum_kit` encoding.
@@ -102,6 +146,9 @@ impl EncodingSpec {
             Self::KeyMelody(_) => "key_melody",
             Self::DrumKit(_) => "drum_kit",
             Self::ChordMelody(_) => "chord_melody",
+            Self::Polyphony(_) => "polyphony",
+            Self::Performance(_) => "performance",
+            Self::PianorollNade(_) => "pianoroll_nade",
         }
     }
 
@@ -111,6 +158,9 @@ impl EncodingSpec {
             Self::MelodyOnehot(_) | Self::MelodyLookback(_) | Self::KeyMelody(_) => Family::Melody,
             Self::DrumKit(_) => Family::Drums,
             Self::ChordMelody(_) => Family::Improv,
+            Self::Polyphony(_) => Family::Polyphony,
+            Self::Performance(_) => Family::Performance,
+            Self::PianorollNade(_) => Family::Pianoroll,
         }
     }
 
@@ -122,6 +172,9 @@ impl EncodingSpec {
             Self::KeyMelody(_) => key_melody::INPUT_SIZE,
             Self::DrumKit(_) => drums::INPUT_SIZE,
             Self::ChordMelody(c) => c.input_size(),
+            Self::Polyphony(_) => polyphony::INPUT_SIZE,
+            Self::Performance(_) => performance::INPUT_SIZE,
+            Self::PianorollNade(n) => n.num_keys as usize,
         }
     }
 
@@ -133,17 +186,30 @@ impl EncodingSpec {
             Self::KeyMelody(_) => key_melody::NUM_CLASSES,
             Self::DrumKit(_) => drums::NUM_EVENTS,
             Self::ChordMelody(c) => c.melody.num_classes(),
+            Self::Polyphony(_) => polyphony::NUM_CLASSES,
+            Self::Performance(_) => performance::NUM_CLASSES,
+            // The NADE's biases: encoder (hidden units) then decoder (one per key).
+            Self::PianorollNade(n) => n.bias_width(),
         }
     }
 
-    /// Model steps per quarter note.
+    /// Model steps per quarter note; for Performance (absolute time) at 120 quarter notes per
+    /// minute: see [`Self::steps_per_quarter_at`].
     pub fn steps_per_quarter(&self) -> u32 {
+        self.steps_per_quarter_at(120.0)
+    }
+
+    /// Model steps per quarter note at `tempo_qpm` (only Performance depends on the tempo).
+    pub fn steps_per_quarter_at(&self, tempo_qpm: f64) -> u32 {
         match self {
             Self::MelodyOnehot(m) | Self::MelodyLookback(m) | Self::KeyMelody(m) => {
                 m.steps_per_quarter
             }
             Self::DrumKit(d) => d.steps_per_quarter,
             Self::ChordMelody(c) => c.melody.steps_per_quarter,
+            Self::Polyphony(p) => p.steps_per_quarter,
+            Self::Performance(p) => p.steps_per_quarter_at(tempo_qpm),
+            Self::PianorollNade(n) => n.steps_per_quarter,
         }
     }
 
@@ -153,6 +219,7 @@ impl EncodingSpec {
     pub fn output_channel(&self) -> Option<u8> {
         match self {
             Self::DrumKit(_) => Some(drums::DRUM_CHANNEL),
+            Self::Performance(p) if p.drums => Some(drums::DRUM_CHANNEL),
             _ => None,
         }
     }
@@ -192,6 +259,33 @@ impl EncodingSpec {
                 }
                 Ok(())
             }
+            Self::Polyphony(p) => {
+                if p.steps_per_quarter == 0 {
+                    return Err("steps_per_quarter must be positive".into());
+                }
+                Ok(())
+            }
+            Self::Performance(p) => {
+                let defined = (
+                    performance::STEPS_PER_SECOND,
+                    performance::NUM_VELOCITY_BINS as u32,
+                    (performance::MAX_NOTE_STEPS / i64::from(performance::STEPS_PER_SECOND)) as u32,
+                );
+                if (p.steps_per_second, p.velocity_bins, p.max_note_seconds) != defined {
+                    return Err(format!(
+                        "performance is defined only for {} steps per second, {} velocity bins and \
+                         notes of at most {} s (found {}, {}, {})",
+                        defined.0,
+                        defined.1,
+                        defined.2,
+                        p.steps_per_second,
+                        p.velocity_bins,
+                        p.max_note_seconds
+                    ));
+                }
+                Ok(())
+            }
+            Self::PianorollNade(n) => n.validate(),
             Self::ChordMelody(c) => {
                 c.melody.validate()?;
                 if c.melody.transpose_to_key.is_some() {
@@ -270,6 +364,51 @@ mod tests {
             spec(r#"{"name":"drum_kit","steps_per_quarter":4}"#).output_channel(),
             Some(9)
         );
+    }
+
+    #[test]
+    fn given_the_polyphonic_encodings_when_parsed_then_sizes_families_and_grids_follow() {
+        let poly = spec(r#"{"name":"polyphony","steps_per_quarter":4}"#);
+        assert_eq!(
+            (poly.input_size(), poly.num_classes(), poly.family()),
+            (259, 259, Family::Polyphony)
+        );
+        let nade = spec(
+            r#"{"name":"pianoroll_nade","min_pitch":21,"num_keys":88,"nade_hidden":128,"steps_per_quarter":1}"#,
+        );
+        assert_eq!(
+            (nade.input_size(), nade.num_classes(), nade.family()),
+            (88, 216, Family::Pianoroll)
+        );
+        assert_eq!(nade.steps_per_quarter(), 1);
+        let perf = spec(
+            r#"{"name":"performance","steps_per_second":100,"velocity_bins":32,"max_note_seconds":5}"#,
+        );
+        assert_eq!(
+            (perf.input_size(), perf.num_classes(), perf.family()),
+            (388, 388, Family::Performance)
+        );
+        // Absolute time on the beat grid: 50 steps a quarter at 120 QPM, 80 at 75 QPM.
+        assert_eq!(perf.steps_per_quarter_at(120.0), 50);
+        assert_eq!(perf.steps_per_quarter_at(75.0), 80);
+        assert_eq!(perf.steps_per_quarter_at(0.0), 50);
+        assert_eq!(perf.output_channel(), None);
+        let drums = spec(
+            r#"{"name":"performance","steps_per_second":100,"velocity_bins":32,"max_note_seconds":5,"drums":true}"#,
+        );
+        assert_eq!(drums.output_channel(), Some(9));
+        for s in [poly, nade, perf, drums] {
+            assert_eq!(s.validate(), Ok(()));
+            assert_eq!(spec(&serde_json::to_string(&s).unwrap()), s);
+        }
+        let odd = spec(
+            r#"{"name":"performance","steps_per_second":125,"velocity_bins":32,"max_note_seconds":5}"#,
+        );
+        assert!(odd.validate().unwrap_err().contains("100 steps per second"));
+        let too_many_keys = spec(
+            r#"{"name":"pianoroll_nade","min_pitch":60,"num_keys":88,"nade_hidden":8,"steps_per_quarter":1}"#,
+        );
+        assert!(too_many_keys.validate().is_err());
     }
 
     #[test]
