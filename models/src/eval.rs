@@ -8,12 +8,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::contract::Family;
+use crate::contract::{Family, NADE_WEIGHTS};
+use crate::encoding::EncodingSpec;
 use crate::encoding::chords::parse_symbol;
+use crate::encoding::performance;
+use crate::encoding::pianoroll::{Frame, NadeSpec, NadeWeights};
 use crate::error::ModelError;
 use crate::generate::ChordChange;
 use crate::generate::beam::Stepper;
 use crate::generate::codec::{ChordTrack, CodecVisitor, StepCodec, visit_codec};
+use crate::generate::nade::NadeModel;
 use crate::midi_file::{self, MidiNotes};
 use crate::notes::{StepNote, quarters_to_step};
 use crate::sampling::log_softmax;
@@ -68,6 +72,18 @@ pub struct SplitReport {
     /// The bigram baseline: mean NLL of each label given the one before, with add-one smoothed
     /// pair counts of the `train` split (of this split when the data set has no `train`).
     pub bigram_nll_per_step: f64,
+    /// Time frames scored, for encodings whose steps are not time frames (Polyphony: its
+    /// STEP_END events) or whose step is a whole frame (Pianoroll); `nll_per_frame` is the
+    /// split's total NLL over this.
+    pub frames: Option<usize>,
+}
+
+impl SplitReport {
+    /// Mean NLL per time frame, when the encoding has frames.
+    pub fn nll_per_frame(&self) -> Option<f64> {
+        self.frames
+            .map(|f| self.nll_per_step * self.steps as f64 / f.max(1) as f64)
+    }
 }
 
 impl fmt::Display for SplitReport {
@@ -83,7 +99,11 @@ impl fmt::Display for SplitReport {
             self.unigram_nll_per_step,
             self.bigram_nll_per_step,
             self.pieces
-        )
+        )?;
+        if let (Some(frames), Some(per_frame)) = (self.frames, self.nll_per_frame()) {
+            write!(f, " frames={frames} nll_per_frame={per_frame:.4}")?;
+        }
+        Ok(())
     }
 }
 
@@ -99,7 +119,8 @@ pub struct FramesPerQuarter(pub u32);
 /// 9 (all notes when a file has none there); Improv takes every note as melody and the chords
 /// from marker meta events whose text is a chord symbol (`N.C.` = no chord; other markers are
 /// ignored), each starting where its marker is; the other families take every note off channel
-/// index 9. For a monophonic `family` the JSON frames become their top line. `frames_per_quarter`
+/// index 9; Performance takes every note in absolute time, on its 10 ms grid at the file's first
+/// tempo. For a monophonic `family` the JSON frames become their top line. `frames_per_quarter`
 /// is needed for JSON (guessed from a file name containing `16th` or `quarter` when absent).
 /// Unreadable MIDI files are reported on stderr and skipped.
 pub fn load_dataset(
@@ -204,7 +225,17 @@ pub fn piece_of_midi(midi: &MidiNotes, family: Family, steps_per_quarter: u32) -
             quarters_to_step(n.end_quarters, steps_per_quarter),
         )
     };
+    let seconds_per_quarter = 60.0 / midi.tempo_qpm.max(1e-6);
+    let in_seconds = |n: &midi_file::FileNote| {
+        let (start, end) = (
+            performance::quantize(n.start_quarters * seconds_per_quarter),
+            performance::quantize(n.end_quarters * seconds_per_quarter),
+        );
+        StepNote::new(n.pitch, n.velocity, start, end)
+    };
     let notes: Vec<StepNote> = match family {
+        // Absolute time on the 10 ms grid, at the file's first tempo.
+        Family::Performance => midi.notes.iter().map(in_seconds).collect(),
         Family::Drums => {
             let drums: Vec<StepNote> = midi
                 .notes
@@ -416,7 +447,124 @@ pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitRepo
         }
     }
     let encoding = model.info().encoding.clone();
-    visit_codec(&encoding, Run(model, splits))
+    if let EncodingSpec::PianorollNade(spec) = encoding {
+        let (dims, values) = model.constant_output(NADE_WEIGHTS)?;
+        let weights = NadeWeights::from_tensor(&spec, &dims, &values).map_err(|message| {
+            ModelError::Contract {
+                model: model.info().name.clone(),
+                message,
+            }
+        })?;
+        return evaluate_nade(
+            &mut NadeModel::with_weights(model, spec, weights),
+            spec,
+            splits,
+        );
+    }
+    visit_codec(&encoding, Run(model, splits)).unwrap_or_else(|| {
+        Err(ModelError::Data(format!(
+            "no evaluation for encoding {}",
+            encoding.name()
+        )))
+    })
+}
+
+/// Evaluates a Pianoroll RNN-NADE model: NLL per frame of every piece's frames from the zero
+/// state (after the empty start frame); accuracy = frames whose 0.5-threshold draw is exactly
+/// the true frame; unigram = independent keys at the split's own frequencies (add-one);
+/// bigram = each key given its own state in the frame before, counted on `train` (add-one).
+pub fn evaluate_nade<M: Stepper>(
+    nade: &mut NadeModel<M>,
+    spec: NadeSpec,
+    splits: &[Split],
+) -> Result<Vec<SplitReport>, ModelError> {
+    let keys = spec.num_keys as usize;
+    let frames_of = |piece: &Piece| spec.notes_to_frames(&piece.notes);
+    // Per key: counts of (previous, now) in {off, on}².
+    let transitions = |pieces: &[Piece]| {
+        let mut t = vec![[[0u64; 2]; 2]; keys];
+        for piece in pieces {
+            let mut prev: Frame = 0;
+            for f in frames_of(piece) {
+                for (k, counts) in t.iter_mut().enumerate() {
+                    counts[(prev >> k & 1) as usize][(f >> k & 1) as usize] += 1;
+                }
+                prev = f;
+            }
+        }
+        t
+    };
+    let train_transitions = splits
+        .iter()
+        .find(|s| s.name == TRAIN_SPLIT)
+        .map(|s| transitions(&s.pieces));
+    let mut reports = Vec::new();
+    for split in splits {
+        let (mut nll, mut frames, mut exact, mut pieces) = (0.0, 0usize, 0usize, 0usize);
+        let mut on = vec![0u64; keys];
+        for piece in &split.pieces {
+            let truth = frames_of(piece);
+            if truth.is_empty() {
+                continue;
+            }
+            let log_probs = nade.log_probs(&truth)?;
+            nll -= log_probs.iter().sum::<f64>();
+            exact += nade.threshold_hits(&truth)?;
+            for f in &truth {
+                for (k, n) in on.iter_mut().enumerate() {
+                    *n += (f >> k & 1) as u64;
+                }
+            }
+            frames += truth.len();
+            pieces += 1;
+        }
+        if frames == 0 {
+            return Err(ModelError::Data(format!(
+                "split {} has no piece with a frame for this model",
+                split.name
+            )));
+        }
+        let n = frames as f64;
+        let unigram: f64 = on
+            .iter()
+            .map(|&c| {
+                let p = (c as f64 + 1.0) / (n + 2.0);
+                -(c as f64 * p.ln() + (n - c as f64) * (1.0 - p).ln())
+            })
+            .sum::<f64>()
+            / n;
+        let own;
+        let t = match &train_transitions {
+            Some(t) => t,
+            None => {
+                own = transitions(&split.pieces);
+                &own
+            }
+        };
+        let mut bigram = 0.0;
+        for piece in &split.pieces {
+            let mut prev: Frame = 0;
+            for f in frames_of(piece) {
+                for (k, counts) in t.iter().enumerate() {
+                    let row = counts[(prev >> k & 1) as usize];
+                    let now = (f >> k & 1) as usize;
+                    bigram -= ((row[now] as f64 + 1.0) / ((row[0] + row[1]) as f64 + 2.0)).ln();
+                }
+                prev = f;
+            }
+        }
+        reports.push(SplitReport {
+            name: split.name.clone(),
+            pieces,
+            steps: frames,
+            nll_per_step: nll / n,
+            accuracy: exact as f64 / n,
+            unigram_nll_per_step: unigram,
+            bigram_nll_per_step: bigram / n,
+            frames: Some(frames),
+        });
+    }
+    Ok(reports)
 }
 
 /// Evaluates a model read through `codec` on every split (see the module doc). The bigram
@@ -445,6 +593,7 @@ pub fn evaluate_with<C: StepCodec, M: Stepper>(
         let mut correct = 0usize;
         let mut pieces = 0usize;
         let mut counts = vec![0usize; classes];
+        let mut frames = 0usize;
         let mut sequences: Vec<Vec<usize>> = Vec::new();
         for piece in &split.pieces {
             let (events, _) = codec.encode(&piece.notes);
@@ -468,6 +617,7 @@ pub fn evaluate_with<C: StepCodec, M: Stepper>(
                     .map_or(0, |(i, _)| i);
                 correct += usize::from(best == target);
                 counts[target] += 1;
+                frames += usize::from(codec.frame_class() == Some(target));
             }
             steps += time;
             pieces += 1;
@@ -504,6 +654,7 @@ pub fn evaluate_with<C: StepCodec, M: Stepper>(
             accuracy: correct as f64 / steps as f64,
             unigram_nll_per_step: unigram_entropy(&counts),
             bigram_nll_per_step: bigram_nll / steps as f64,
+            frames: codec.frame_class().map(|_| frames),
         });
     }
     Ok(reports)

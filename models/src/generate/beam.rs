@@ -91,6 +91,22 @@ pub trait Stepper {
     ) -> Result<(), ModelError>;
 }
 
+impl<S: Stepper + ?Sized> Stepper for &mut S {
+    fn zero_state(&self, batch: usize) -> RnnState {
+        (**self).zero_state(batch)
+    }
+
+    fn run(
+        &mut self,
+        inputs: &[f32],
+        time: usize,
+        state: &mut RnnState,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        (**self).run(inputs, time, state, logits)
+    }
+}
+
 impl Stepper for StepModel {
     fn zero_state(&self, batch: usize) -> RnnState {
         StepModel::zero_state(self, batch)
@@ -355,7 +371,7 @@ pub fn generate<C: StepCodec, M: Stepper>(
 }
 
 /// Hands the decoded notes out in order; returns whether the caller asked to stop.
-fn hand_out(
+pub(crate) fn hand_out(
     notes: &mut Vec<StepNote>,
     stats: &mut GenerateStats,
     on_note: &mut dyn FnMut(GeneratedNote) -> StepControl,

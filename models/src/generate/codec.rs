@@ -8,7 +8,9 @@ use std::fmt::Debug;
 
 use crate::encoding::chords::Chord;
 use crate::encoding::melody::{MelodyEvent, MelodyOneHot, NoteDecoder, shift_back};
-use crate::encoding::{ChordMelody, EncodingSpec, drums, key_melody, lookback};
+use crate::encoding::{
+    ChordMelody, EncodingSpec, drums, key_melody, lookback, performance, polyphony,
+};
 use crate::notes::StepNote;
 
 use super::mask::PitchMask;
@@ -126,6 +128,12 @@ pub trait StepCodec: Send {
 
     /// Ends whatever still sounds at `end_step`, appending the notes to `notes`.
     fn finish(&self, decoder: &mut Self::Decoder, end_step: i64, notes: &mut Vec<StepNote>);
+
+    /// The class that closes one time step, for encodings whose events are not one per step
+    /// (Polyphony's STEP_END): evaluation then also reports the NLL per time step.
+    fn frame_class(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The part of a melody encoding that differs between encodings: rows and labels over melody
@@ -408,6 +416,99 @@ impl StepCodec for DrumCodec {
     fn finish(&self, _: &mut u8, _: i64, _: &mut Vec<StepNote>) {}
 }
 
+/// An encoding whose input row is the one-hot of the event's class and whose label is the class
+/// (`polyphony`, `performance`). Its events are not one per time step, so it serves evaluation;
+/// generation runs through [`super::stream`].
+#[derive(Debug, Clone, Copy)]
+pub struct EventCodec {
+    /// Which one.
+    pub kind: EventKind,
+}
+
+/// The one-hot event encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// [`polyphony`]: the BachBot event stream.
+    Polyphony,
+    /// [`performance`]: note-on, note-off, time shift and velocity events.
+    Performance,
+}
+
+impl StepCodec for EventCodec {
+    type Event = usize;
+    /// The events decoded so far (they become notes at the end).
+    type Decoder = Vec<usize>;
+
+    fn input_size(&self) -> usize {
+        self.num_classes()
+    }
+
+    fn num_classes(&self) -> usize {
+        match self.kind {
+            EventKind::Polyphony => polyphony::NUM_CLASSES,
+            EventKind::Performance => performance::NUM_CLASSES,
+        }
+    }
+
+    fn encode(&self, notes: &[StepNote]) -> (Vec<usize>, i32) {
+        match self.kind {
+            EventKind::Polyphony => (polyphony::notes_to_events(notes), 0),
+            EventKind::Performance => (performance::step_notes_to_events(notes), 0),
+        }
+    }
+
+    fn silence(&self) -> usize {
+        match self.kind {
+            EventKind::Polyphony => polyphony::STEP_END,
+            EventKind::Performance => performance::DEFAULT_EVENT,
+        }
+    }
+
+    fn write_input(&self, history: &[usize], position: usize, _: &ChordTrack<'_>, row: &mut [f32]) {
+        row.fill(0.0);
+        if let Some(v) = row.get_mut(history[position]) {
+            *v = 1.0;
+        }
+    }
+
+    fn label(&self, events: &[usize], position: usize) -> usize {
+        events[position]
+    }
+
+    fn class_to_event(&self, _: &[usize], class: usize) -> usize {
+        class
+    }
+
+    fn pitched(&self) -> bool {
+        false
+    }
+
+    fn allows(&self, _: usize, _: i32, _: &PitchMask) -> bool {
+        true
+    }
+
+    fn decoder(&self, _: i32, _: u8) -> Vec<usize> {
+        Vec::new()
+    }
+
+    /// Collects the events; the notes come at [`StepCodec::finish`].
+    fn decode(&self, events: &mut Vec<usize>, _: i64, event: usize, _: &mut Vec<StepNote>) {
+        events.push(event);
+    }
+
+    fn finish(&self, events: &mut Vec<usize>, _: i64, notes: &mut Vec<StepNote>) {
+        match self.kind {
+            EventKind::Polyphony => notes.extend(polyphony::events_to_notes(events, 0)),
+            EventKind::Performance => notes.extend(performance::events_to_notes(events)),
+        }
+        events.clear();
+    }
+
+    fn frame_class(&self) -> Option<usize> {
+        (self.kind == EventKind::Polyphony).then_some(polyphony::STEP_END)
+    }
+}
+
 /// Something done with the codec of an encoding, whatever its event type.
 pub trait CodecVisitor {
     /// What it gives.
@@ -416,9 +517,10 @@ pub trait CodecVisitor {
     fn visit<C: StepCodec + 'static>(self, codec: C) -> Self::Output;
 }
 
-/// Calls `visitor` with the codec of `spec`.
-pub fn visit_codec<V: CodecVisitor>(spec: &EncodingSpec, visitor: V) -> V::Output {
-    match *spec {
+/// Calls `visitor` with the codec of `spec`; `None` for `pianoroll_nade`, whose frames are not
+/// classes (see [`super::nade`]).
+pub fn visit_codec<V: CodecVisitor>(spec: &EncodingSpec, visitor: V) -> Option<V::Output> {
+    Some(match *spec {
         EncodingSpec::MelodyOnehot(m) => visitor.visit(MelodyCodec {
             pipeline: m,
             features: OneHotFeatures(m),
@@ -436,7 +538,14 @@ pub fn visit_codec<V: CodecVisitor>(spec: &EncodingSpec, visitor: V) -> V::Outpu
             pipeline: c.melody,
             features: ChordMelodyFeatures(c),
         }),
-    }
+        EncodingSpec::Polyphony(_) => visitor.visit(EventCodec {
+            kind: EventKind::Polyphony,
+        }),
+        EncodingSpec::Performance(_) => visitor.visit(EventCodec {
+            kind: EventKind::Performance,
+        }),
+        EncodingSpec::PianorollNade(_) => return None,
+    })
 }
 
 #[cfg(test)]

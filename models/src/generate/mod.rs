@@ -8,10 +8,13 @@
 pub mod beam;
 pub mod codec;
 pub mod mask;
+pub mod nade;
+pub mod stream;
 
 use std::path::PathBuf;
 
 use crate::contract::ModelInfo;
+use crate::encoding::EncodingSpec;
 use crate::error::ModelError;
 use crate::notes::StepNote;
 use crate::sampling::Rng;
@@ -38,7 +41,8 @@ pub struct GenerateRequest<'a> {
     pub temperature: f32,
     /// Velocity of generated notes, for families that don't model velocity.
     pub velocity: u8,
-    /// Beam search; [`BeamSettings::PLAIN`] is plain ancestral sampling.
+    /// Beam search; [`BeamSettings::PLAIN`] is plain ancestral sampling. Polyphony, Performance
+    /// and Pianoroll models always sample one sequence ([`stream`], [`nade`]).
     pub beam: BeamSettings,
     /// Which note-ons may be chosen, in real output pitches; [`PitchMask::ALL`] allows every
     /// pitch. Drum models ignore it.
@@ -46,6 +50,13 @@ pub struct GenerateRequest<'a> {
     /// Chords for Improv models, in steps from the primer's start (any order; the last one lasts
     /// to the end; before the first, and when empty, there is no chord). Other models ignore them.
     pub chords: &'a [ChordChange],
+    /// A melody for Polyphony models to harmonise, in steps from the continuation's start: its
+    /// notes are the top voice of every step they sound in and the model writes the voices
+    /// below (empty: continue freely). Other models ignore it.
+    pub melody: &'a [StepNote],
+    /// Pianoroll models: a key is on when its probability is at least 0.5 (Magenta's sampling)
+    /// instead of being drawn at `temperature`. Other models ignore it.
+    pub threshold: bool,
 }
 
 impl<'a> GenerateRequest<'a> {
@@ -61,6 +72,8 @@ impl<'a> GenerateRequest<'a> {
             beam: BeamSettings::PLAIN,
             mask: PitchMask::ALL,
             chords: &[],
+            melody: &[],
+            threshold: false,
         }
     }
 }
@@ -120,11 +133,11 @@ pub fn load_generator(
     runtime_dirs: &[PathBuf],
 ) -> Result<Box<dyn Generator>, ModelError> {
     let model = StepModel::load(source, runtime_dirs)?;
-    Ok(generator_for(model))
+    generator_for(model)
 }
 
 /// The generator of a loaded model's encoding.
-pub fn generator_for(model: StepModel) -> Box<dyn Generator> {
+pub fn generator_for(model: StepModel) -> Result<Box<dyn Generator>, ModelError> {
     /// Builds the generator once the codec is known.
     struct Build(StepModel);
     impl CodecVisitor for Build {
@@ -134,7 +147,20 @@ pub fn generator_for(model: StepModel) -> Box<dyn Generator> {
         }
     }
     let spec = model.info().encoding.clone();
-    visit_codec(&spec, Build(model))
+    match spec {
+        EncodingSpec::Polyphony(_) => Ok(Box::new(stream::StreamGenerator::new(
+            model,
+            codec::EventKind::Polyphony,
+        ))),
+        EncodingSpec::Performance(_) => Ok(Box::new(stream::StreamGenerator::new(
+            model,
+            codec::EventKind::Performance,
+        ))),
+        EncodingSpec::PianorollNade(_) => Ok(Box::new(nade::NadeModel::new(model)?)),
+        _ => visit_codec(&spec, Build(model)).ok_or_else(|| {
+            ModelError::Inference(format!("no generator for encoding {}", spec.name()))
+        }),
+    }
 }
 
 /// A model stepped through the codec of its encoding.
