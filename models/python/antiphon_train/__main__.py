@@ -9,8 +9,9 @@ import sys
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m antiphon_train",
                                 description="Train an Antiphon model and export it as a contract ONNX file.")
-    p.add_argument("family", choices=["melody", "drums", "improv"], help="model family")
-    p.add_argument("--model", choices=["basic", "lookback", "attention", "drum_kit", "improv"], default=None,
+    p.add_argument("family", choices=["melody", "drums", "improv", "polyphony", "performance", "pianoroll"], help="model family")
+    p.add_argument("--model", choices=["basic", "lookback", "attention", "drum_kit", "improv", "polyphony",
+                                        "performance"], default=None,
                    help="model kind within the family (melody: basic, lookback, attention; drums: drum_kit; "
                         "improv: improv); default: the family's first")
     p.add_argument("--out", required=True, help="ONNX file to write, e.g. models/onnx/melody_basic.onnx")
@@ -21,6 +22,7 @@ def main(argv=None) -> int:
                    help="folder of your own MIDI files (read recursively) instead of the default corpus "
                         "(drums: channel-10 notes; improv: chord symbols as marker events)")
     p.add_argument("--groove", default="../shared/data/groove", help="Groove MIDI Dataset folder (drums)")
+    p.add_argument("--jsb", default="../shared/data/jsb", help="JSB chorales folder (polyphony)")
     p.add_argument("--nottingham", default="../shared/data/nottingham", help="Nottingham database folder (improv)")
     p.add_argument("--epochs", type=int, default=200,
                    help="at most this many epochs (the time budget and early stopping usually end training first)")
@@ -39,7 +41,15 @@ def main(argv=None) -> int:
                    help="validate every N batches (and at each epoch end); 0 = only at epoch ends")
     p.add_argument("--patience", type=int, default=4, help="stop after N validations without a gain")
     p.add_argument("--log-seconds", type=float, default=20.0, help="seconds between progress lines")
+    p.add_argument("--nade-hidden", type=int, default=128, help="NADE hidden units (pianoroll)")
     args = p.parse_args(argv)
+    if args.family == "pianoroll":
+        from . import nade
+
+        if args.work is None:
+            args.work = "target/train/pianoroll"
+        nade.train(args)
+        return 0
     from .train import KIND_DEFAULT, train
 
     if args.work is None:

@@ -25,6 +25,8 @@ from . import data as data_mod
 from . import encoding as mel
 from . import encoding_chords as chords_mod
 from . import encoding_drums as drums
+from . import encoding_performance as perf
+from . import encoding_polyphony as poly
 from .data import Tune, log, split_of
 from .midi import read_midi, write_midi
 
@@ -36,19 +38,30 @@ DRUM_MAX_STEPS = 512
 IMPROV_MIN_DISTINCT = 3
 IMPROV_TRANSPOSITIONS = tuple(range(-5, 7))  # every key once
 
+#: Polyphony: the JSB training split in 9 keys (Magenta's polyphony pipeline: -4..+4 semitones).
+POLYPHONY_TRANSPOSITIONS = tuple(range(-4, 5))
+#: Performance: windows of 30 s of notes (by onset), at least 8 notes, the training split also
+#: stretched in time by 0.95 and 1.05 (Magenta's performance pipeline stretches by up to 5 %).
+PERF_WINDOW_SECONDS = 30
+PERF_MIN_NOTES = 8
+PERF_STRETCHES = (0.95, 1.0, 1.05)
+PERF_MIDI_STEPS_PER_QUARTER = 50
+
 _SHARP_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 @dataclass
 class Segment:
     tune: str
-    notes: List[Tuple[int, int, int]]
+    #: `(pitch, start, end)` on the model's step grid; performance: `(pitch, velocity, start, end)`
+    #: on its 10 ms grid.
+    notes: List[Tuple[int, ...]]
     chords: List[Tuple[int, str]] = field(default_factory=list)
     transpose: int = 0
 
     @property
     def steps(self) -> int:
-        return max((n[2] for n in self.notes), default=0)
+        return max((n[-1] for n in self.notes), default=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,10 +239,107 @@ def _count(segments: Dict[str, List[Segment]], tunes: Dict[str, set]) -> Dict[st
             for name, segs in segments.items()}
 
 
-def build(kind: str, data: Optional[str], cache_root: Path, groove: Path, nottingham: Path) -> TrainingSet:
-    """Segments per split for a model kind (basic, lookback, attention, drum_kit, improv)."""
+def load_jsb(path: Path) -> Dict[str, List[List[List[int]]]]:
+    """The JSB chorales' piano-roll frames by split (`train`, `valid`)."""
+    with open(path) as f:
+        parsed = json.load(f)
+    return {name: parsed[name] for name in ("train", "valid")}
+
+
+def jsb_notes_by_split(path: Path) -> Dict[str, List[Tuple[str, List[Tuple[int, int, int]]]]]:
+    """(identity, notes) of every chorale per split; a pitch in consecutive frames is one note."""
+    return {name: [(f"jsb:{name}:{i}", poly.frames_to_notes(frames)) for i, frames in enumerate(pieces)]
+            for name, pieces in load_jsb(path).items()}
+
+
+def load_groove_timed(root: Path) -> List[Tuple[str, str, List[Tuple[int, int, float, float]]]]:
+    """(split, identity, notes `(pitch, velocity, start_s, end_s)`) of every Groove file, times
+    from the file's ticks and its first tempo."""
+    root = Path(root)
+    with open(root / "info.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    out = []
+    for row in rows:
+        split = {"train": "train", "validation": "valid", "test": "test"}[row["split"]]
+        m = read_midi(root / row["midi_filename"])
+        sec_per_tick = (m.first_tempo_us or 500_000) / 1e6 / m.ticks_per_quarter
+        notes = [(p, v, s * sec_per_tick, e * sec_per_tick)
+                 for ns in m.with_velocity.values() for p, s, e, v in ns]
+        out.append((split, f"groove:{row['id']}", sorted(notes, key=lambda n: (n[2], n[0]))))
+    return out
+
+
+def performance_windows(notes: Sequence[Tuple[int, int, float, float]], stretch: float = 1.0
+                        ) -> List[List[Tuple[int, int, int, int]]]:
+    """Timed notes -> windows of PERF_WINDOW_SECONDS (by note start, each from its first note
+    at step 0), notes on the 10 ms grid `(pitch, velocity, start, end)`, times stretched by
+    `stretch`; windows with fewer than PERF_MIN_NOTES notes dropped."""
+    grid = [q for q in (perf.quantize_note((p, v, s * stretch, e * stretch)) for p, v, s, e in notes)
+            if q is not None]
+    grid.sort(key=lambda n: (n[2], n[0]))
+    width = PERF_WINDOW_SECONDS * perf.STEPS_PER_SECOND
+    windows: List[List[Tuple[int, int, int, int]]] = []
+    i = 0
+    while i < len(grid):
+        origin = grid[i][2]
+        j = i
+        while j < len(grid) and grid[j][2] < origin + width:
+            j += 1
+        if j - i >= PERF_MIN_NOTES:
+            windows.append([(p, v, s - origin, e - origin) for p, v, s, e in grid[i:j]])
+        i = j
+    return windows
+
+
+def build(kind: str, data: Optional[str], cache_root: Path, groove: Path, nottingham: Path,
+          jsb: Optional[Path] = None) -> TrainingSet:
+    """Segments per split for a model kind (basic, lookback, attention, drum_kit, improv,
+    polyphony, performance)."""
     segments: Dict[str, List[Segment]] = {"train": [], "valid": []}
     tunes_seen: Dict[str, set] = {"train": set(), "valid": set()}
+    if kind == "polyphony":
+        if data:
+            by_split: Dict[str, list] = {"train": [], "valid": []}
+            for rel, m in data_mod.midi_files(Path(data)):
+                ident = f"file:{rel}"
+                notes = _steps([n for (_, ch), ns in m.by_instrument.items() if ch != 9 for n in ns],
+                               m.ticks_per_quarter)
+                by_split[split_of(ident)].append((ident, notes))
+            sources = ["user"]
+        else:
+            by_split = jsb_notes_by_split(jsb / "jsb-chorales-16th.train-valid.json")
+            sources = ["jsb"]
+        for split, pieces in by_split.items():
+            for ident, notes in pieces:
+                if not notes:
+                    continue
+                tunes_seen[split].add(ident)
+                shifts = POLYPHONY_TRANSPOSITIONS if split == "train" else (0,)
+                for t in shifts:
+                    moved = [(p + t, s, e) for p, s, e in notes]
+                    if all(0 <= p < 128 for p, _, _ in moved):
+                        segments[split].append(Segment(ident, moved, transpose=t))
+        return TrainingSet(segments, _count(segments, tunes_seen), sources)
+    if kind == "performance":
+        if data:
+            files = []
+            for rel, m in data_mod.midi_files(Path(data)):
+                sec_per_tick = (m.first_tempo_us or 500_000) / 1e6 / m.ticks_per_quarter
+                ident = f"file:{rel}"
+                files.append((split_of(ident), ident, [(p, v, s * sec_per_tick, e * sec_per_tick)
+                                                       for ns in m.with_velocity.values() for p, s, e, v in ns]))
+            sources = ["user"]
+        else:
+            files = load_groove_timed(groove)
+            sources = ["groove"]
+        for split, ident, notes in files:
+            if split not in segments:
+                continue
+            tunes_seen[split].add(ident)
+            for stretch in (PERF_STRETCHES if split == "train" else (1.0,)):
+                for window in performance_windows(notes, stretch):
+                    segments[split].append(Segment(ident, window, transpose=0))
+        return TrainingSet(segments, _count(segments, tunes_seen), sources)
     if kind == "drum_kit":
         files = load_midi_drums(Path(data)) if data else load_groove(groove)
         for split, ident, notes in files:
@@ -279,6 +389,10 @@ def build(kind: str, data: Optional[str], cache_root: Path, groove: Path, nottin
 
 def events_of(kind: str, seg: Segment, enc: Optional[mel.MelodyEncoding] = None) -> List[int]:
     """The event sequence the codec of `kind` encodes (the runtime's own pipeline)."""
+    if kind == "polyphony":
+        return poly.notes_to_events(seg.notes)
+    if kind == "performance":
+        return perf.step_notes_to_events(seg.notes)
     if kind == "drum_kit":
         return drums.notes_to_events(seg.notes)
     if enc is None:
@@ -298,8 +412,13 @@ def write_eval_midi(kind: str, segments: Dict[str, List[Segment]], work: Path) -
         index = []
         for i, seg in enumerate(segs):
             fname = f"{i:05d}.mid"
-            write_midi(folder / fname, seg.notes, channel=9 if kind == "drum_kit" else 0,
-                       markers=seg.chords)
+            if kind == "performance":  # 10 ms steps: 50 a quarter at the file's 120 qpm, 20 ticks each
+                write_midi(folder / fname, [(p, st, e) for p, _, st, e in seg.notes],
+                           steps_per_quarter=PERF_MIDI_STEPS_PER_QUARTER, ticks_per_quarter=1000,
+                           channel=9, velocities=[v for _, v, _, _ in seg.notes])
+            else:
+                write_midi(folder / fname, seg.notes, channel=9 if kind == "drum_kit" else 0,
+                           markers=seg.chords)
             index.append({"file": fname, "tune": seg.tune, "steps": seg.steps, "notes": len(seg.notes),
                           "transpose": seg.transpose})
         with open(folder / "index.json", "w") as f:
@@ -313,6 +432,13 @@ def check_eval_midi(kind: str, segments: Dict[str, List[Segment]], folders: Dict
     for name, segs in segments.items():
         for i, seg in enumerate(segs):
             m = read_midi(folders[name] / f"{i:05d}.mid")
+            if kind == "performance":
+                sec_per_tick = m.first_tempo_us / 1e6 / m.ticks_per_quarter
+                back = Segment(seg.tune, [q for q in (perf.quantize_note((p, v, s * sec_per_tick, e * sec_per_tick))
+                                                      for ns in m.with_velocity.values() for p, s, e, v in ns) if q])
+                if events_of(kind, back) != events_of(kind, seg):
+                    raise AssertionError(f"{folders[name]}/{i:05d}.mid does not read back to its segment")
+                continue
             notes = _steps([n for ns in m.by_instrument.values() for n in ns], m.ticks_per_quarter)
             back = Segment(seg.tune, notes, [(data_mod.ticks_to_step_fn(t, m.ticks_per_quarter), x) for t, x in m.markers])
             if events_of(kind, back) != events_of(kind, seg) or back.chords != seg.chords:

@@ -109,7 +109,10 @@ def _attention_scan(sd: Dict[str, np.ndarray], F: int, H: int, N: int, const) ->
     return helper.make_graph(nodes, "attention_cell", inputs, outputs)
 
 
-def build_onnx(model, metadata: Dict[str, str]) -> onnx.ModelProto:
+def build_onnx(model, metadata: Dict[str, str],
+               constant_outputs: Optional[Dict[str, np.ndarray]] = None) -> onnx.ModelProto:
+    """The contract graph of `model`; `constant_outputs` adds outputs that are fixed tensors
+    (the Pianoroll NADE's weights, `nade_weights`)."""
     import torch  # noqa: F401  (the model is a torch module)
 
     H, C, L, F, N = model.hidden, model.num_classes, model.layers, model.input_size, model.attn_length
@@ -168,6 +171,11 @@ def build_onnx(model, metadata: Dict[str, str]) -> onnx.ModelProto:
     for k, size in enumerate(model.state_sizes()):
         inputs.append(helper.make_tensor_value_info(f"state_in.{k}", TensorProto.FLOAT, ["batch", size]))
         outputs.append(helper.make_tensor_value_info(f"state_out.{k}", TensorProto.FLOAT, ["batch", size]))
+    for name, arr in (constant_outputs or {}).items():
+        arr = np.asarray(arr, dtype=np.float32)
+        const(f"{name}_value", arr)
+        nodes.append(helper.make_node("Identity", [f"{name}_value"], [name], name=f"{name}_out"))
+        outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(arr.shape)))
     graph = helper.make_graph(nodes, "event_rnn", inputs, outputs, initializer=inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                           producer_name="antiphon_train", producer_version="0.2.0")
@@ -228,7 +236,8 @@ def _run(sess, x: np.ndarray, states: Sequence[np.ndarray]):
     return out[0], out[1:]
 
 
-def verify_onnx(path, model, tol: float = 1e-4, seed: int = 0, family: Optional[str] = None) -> Dict[str, float]:
+def verify_onnx(path, model, tol: float = 1e-4, seed: int = 0, family: Optional[str] = None,
+                constant_outputs: Optional[Dict[str, Sequence[int]]] = None) -> Dict[str, float]:
     """Checks every exported model must pass; raises VerificationError otherwise.
 
     (0) metadata and graph signature follow the contract;
@@ -260,7 +269,8 @@ def verify_onnx(path, model, tol: float = 1e-4, seed: int = 0, family: Optional[
     ins = {i.name: i for i in sess.get_inputs()}
     outs = {o.name: o for o in sess.get_outputs()}
     want_in = {"inputs": ["batch", "time", F], **{f"state_in.{k}": ["batch", n] for k, n in enumerate(sizes)}}
-    want_out = {"logits": ["batch", "time", C], **{f"state_out.{k}": ["batch", n] for k, n in enumerate(sizes)}}
+    want_out = {"logits": ["batch", "time", C], **{f"state_out.{k}": ["batch", n] for k, n in enumerate(sizes)},
+                **{name: list(shape) for name, shape in (constant_outputs or {}).items()}}
     for want, got in ((want_in, ins), (want_out, outs)):
         if set(want) != set(got):
             raise VerificationError(f"graph names {sorted(got)} != {sorted(want)}")

@@ -25,6 +25,8 @@ from . import encoding_chords as chords_mod
 from . import encoding_drums as drums
 from . import encoding_key_melody as keymel
 from . import encoding_lookback as lookback
+from . import encoding_performance as perf
+from . import encoding_polyphony as poly
 
 
 @dataclass
@@ -276,8 +278,37 @@ class ChordMelodyCodec(Codec):
         return b.done(len(events) - 1, labels)
 
 
+class EventOneHotCodec(Codec):
+    """Encodings whose input row is the one-hot of the event index and whose label is the index
+    itself (``polyphony``: 259, ``performance``: 388)."""
+
+    def __init__(self, name: str, family: str, num_classes: int, params: dict) -> None:
+        self.name, self.family = name, family
+        self.input_size = self.num_classes = num_classes
+        self.params = params
+
+    def encoding_json(self) -> dict:
+        return {"name": self.name, **self.params}
+
+    def encode(self, events, chords=None) -> Encoded:
+        b = _Builder()
+        for t in range(len(events) - 1):
+            b.put(t, events[t], 1)
+        return b.done(len(events) - 1, events)
+
+
 def codec_for(model: str) -> Codec:
-    """The codec of a model kind: basic, lookback, attention, drum_kit, improv."""
+    """The codec of a model kind: basic, lookback, attention, drum_kit, improv, polyphony,
+    performance."""
+    if model == "polyphony":
+        return EventOneHotCodec("polyphony", "polyphony", poly.NUM_CLASSES,
+                                {"steps_per_quarter": poly.STEPS_PER_QUARTER})
+    if model == "performance":
+        return EventOneHotCodec("performance", "performance", perf.NUM_CLASSES,
+                                {"steps_per_second": perf.STEPS_PER_SECOND,
+                                 "velocity_bins": perf.NUM_VELOCITY_BINS,
+                                 "max_note_seconds": perf.MAX_NOTE_STEPS // perf.STEPS_PER_SECOND,
+                                 "drums": True})
     if model == "basic":
         return MelodyOneHotCodec()
     if model == "lookback":

@@ -30,9 +30,11 @@ def _vlq(value: int) -> bytes:
 
 def write_midi(path, notes: Sequence[Tuple[int, int, int]], steps_per_quarter: int = 4,
                ticks_per_quarter: int = TICKS_PER_QUARTER, channel: int = 0,
-               velocity: int = DEFAULT_VELOCITY, markers: Sequence[Tuple[int, str]] = ()) -> None:
+               velocity: int = DEFAULT_VELOCITY, markers: Sequence[Tuple[int, str]] = (),
+               velocities: Optional[Sequence[int]] = None) -> None:
     """Write notes `(pitch, start_step, end_step)` as a format-0 file at 120 qpm, with marker
-    meta events `(step, text)` (chord symbols, for lead sheets).
+    meta events `(step, text)` (chord symbols, for lead sheets); `velocities` (one per note)
+    overrides `velocity`.
 
     At equal times note-offs come before note-ons, so a repeated pitch that starts where the
     previous one ends reads back as two notes. `channel` is 0-based (0 = MIDI channel 1).
@@ -41,10 +43,11 @@ def write_midi(path, notes: Sequence[Tuple[int, int, int]], steps_per_quarter: i
         raise ValueError("ticks_per_quarter must be a multiple of steps_per_quarter")
     tps = ticks_per_quarter // steps_per_quarter
     timed = []  # (tick, order, bytes): order 0 = note-off, 1 = note-on
-    for pitch, start, end in notes:
+    for i, (pitch, start, end) in enumerate(notes):
         if end <= start:
             end = start + 1
-        timed.append((start * tps, 1, bytes([0x90 | channel, pitch, velocity])))
+        v = velocities[i] if velocities is not None else velocity
+        timed.append((start * tps, 1, bytes([0x90 | channel, pitch, v])))
         timed.append((end * tps, 0, bytes([0x80 | channel, pitch, 0])))
     for step, text in markers:
         raw = text.encode("utf-8")
@@ -73,6 +76,8 @@ class MidiNotes:
     markers: List[Tuple[int, str]] = field(default_factory=list)
     #: Microseconds per quarter of the first tempo event (None: the file has none).
     first_tempo_us: Optional[int] = None
+    #: The same notes with their note-on velocity, `(pitch, start, end, velocity)`, same order.
+    with_velocity: Dict[Tuple[int, int], List[Tuple[int, int, int, int]]] = field(default_factory=dict)
 
 
 def _read_vlq(data: bytes, pos: int) -> Tuple[int, int]:
@@ -144,14 +149,17 @@ def _read_track(body: bytes, track_index: int, result: MidiNotes) -> None:
         args = body[p:p + nbytes]
         p += nbytes
         if kind == 0x90 and args[1] > 0:
-            sounding.setdefault((channel, args[0]), []).append(tick)
+            sounding.setdefault((channel, args[0]), []).append((tick, args[1]))
         elif kind == 0x80 or (kind == 0x90 and args[1] == 0):
             starts = sounding.get((channel, args[0]))
             if starts:
-                start = starts.pop(0)
-                result.by_instrument.setdefault((track_index, channel), []).append((args[0], start, tick))
+                start, velocity = starts.pop(0)
+                result.with_velocity.setdefault((track_index, channel), []).append((args[0], start, tick, velocity))
     for (channel, pitch), starts in sounding.items():  # never released: end at the track's end
-        for start in starts:
-            result.by_instrument.setdefault((track_index, channel), []).append((pitch, start, tick))
-    for notes in result.by_instrument.values():
-        notes.sort(key=lambda n: (n[1], n[0]))
+        for start, velocity in starts:
+            result.with_velocity.setdefault((track_index, channel), []).append((pitch, start, tick, velocity))
+    for key, notes in result.with_velocity.items():
+        if key[0] != track_index:
+            continue
+        notes.sort(key=lambda n: (n[1], n[0], n[2], n[3]))
+        result.by_instrument[key] = [(p, s, e) for p, s, e, _ in notes]

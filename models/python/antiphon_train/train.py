@@ -13,7 +13,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -52,6 +52,12 @@ LICENSES["groove"] = {
     "source": "../shared/data/groove (info.csv splits train / validation; 4 steps per quarter at each file's bpm)",
     "license": "CC BY 4.0 (groove/LICENSE): Gillick, Roberts, Engel, Eck, Bamman, 'Learning to Groove with "
                "Inverse Sequence Transformations', ICML 2019",
+}
+LICENSES["jsb"] = {
+    "name": "JSB Chorales, piano-roll frames (Boulanger-Lewandowski et al. 2012 split)",
+    "source": "../shared/data/jsb/jsb-chorales-16th.train-valid.json (train split, 16th-note frames; a pitch "
+              "in consecutive frames is one held note)",
+    "license": "Public-domain music (J. S. Bach); no license stated for the encoding",
 }
 LICENSES["nottingham"] = {
     "name": "Nottingham Music Database, cleaned ABC (melodies with chord symbols)",
@@ -136,7 +142,31 @@ KINDS = {
     },
 }
 
-KIND_DEFAULT = {"melody": "basic", "drums": "drum_kit", "improv": "improv"}
+KINDS["polyphony"] = {
+    "name": "polyphony_bach", "family": "polyphony", "hidden": 256, "layers": 2, "attn": 0, "dropout": 0.3,
+    "batch_size": 16, "clip": 3.0, "lr": 2e-3,
+    "description": "Polyphony RNN (BachBot-style event stream) re-implemented and trained by Antiphon on the JSB "
+                   "Bach chorales: per 16th-note step the sounding notes from high to low, each new or "
+                   "continued, then STEP_END. Continues a polyphonic primer or harmonises a melody.",
+    "why": "Magenta's polyphony config is 3 LSTM layers of 256. The training split in 9 keys is about 2.4 M "
+           "events; 2 layers of 256 (the width the 259-way output needs) pass over it several times in the "
+           "budget on 2 shared CPU cores, a third layer would cost half the passes. Batch 16, learning rate "
+           "2e-3, dropout 0.3 (Magenta: 64, 1e-3, 0.5) because there are only about 2,000 long sequences.",
+}
+KINDS["performance"] = {
+    "name": "performance_groove", "family": "performance", "hidden": 256, "layers": 2, "attn": 0,
+    "dropout": 0.3, "batch_size": 16, "clip": 3.0, "lr": 2e-3,
+    "description": "Performance RNN with dynamics (388 events: note-on, note-off, 10 ms time shifts, 32 "
+                   "velocity bins) re-implemented and trained by Antiphon on the Groove MIDI Dataset: human "
+                   "drummers' timing and dynamics, so it plays drums (General MIDI pitches, channel 10) with "
+                   "expressive timing. No expressive piano data was available: it was trained on drums only.",
+    "why": "Magenta's performance config is 3 LSTM layers of 512. The Groove training split is about 5 M events "
+           "in 30-second windows (with the 0.95 and 1.05 time stretches); 2 layers of 256 make a few passes in "
+           "the budget on 2 shared CPU cores, where 3x512 (about 6 times the compute) would make less than one.",
+}
+
+KIND_DEFAULT = {"melody": "basic", "drums": "drum_kit", "improv": "improv", "polyphony": "polyphony",
+                "performance": "performance"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,7 +177,8 @@ def prepare_data(args, kind: str, codec: features.Codec) -> Dict:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    ts = datasets.build(kind, args.data, Path(args.cache), Path(args.groove), Path(args.nottingham))
+    ts = datasets.build(kind, args.data, Path(args.cache), Path(args.groove), Path(args.nottingham),
+                        jsb=Path(args.jsb))
     folders = datasets.write_eval_midi(kind, ts.segments, work)
     datasets.check_eval_midi(kind, ts.segments, folders)
     sequences = {}
@@ -213,7 +244,7 @@ def baselines(train: Sequence[features.Encoded], seqs: Sequence[features.Encoded
 
 
 def evaluate(model, seqs: Sequence[features.Encoded], train: Sequence[features.Encoded],
-             batch_size: int = 128) -> Dict:
+             batch_size: int = 128, frame_class: Optional[int] = None) -> Dict:
     """CONTRACT.md evaluation: T-1 predictions per sequence from the zero state."""
     import torch
     import torch.nn.functional as F
@@ -230,8 +261,13 @@ def evaluate(model, seqs: Sequence[features.Encoded], train: Sequence[features.E
             total += float(F.cross_entropy(logits[mask], y[mask], reduction="sum"))
             correct += int((logits[mask].argmax(-1) == y[mask]).sum())
             count += int(mask.sum())
-    return {"nll_per_step": total / max(count, 1), "steps": count, "accuracy": correct / max(count, 1),
-            **baselines(train, seqs, model.num_classes)}
+    out = {"nll_per_step": total / max(count, 1), "steps": count, "accuracy": correct / max(count, 1),
+           **baselines(train, seqs, model.num_classes)}
+    if frame_class is not None:  # polyphony: NLL per 16th-note frame (one STEP_END per frame)
+        frames = sum(int((np.frombuffer(seqs[i].labels, np.int16) == frame_class).sum()) for i in order)
+        out["frames"] = frames
+        out["nll_per_frame"] = total / max(frames, 1)
+    return out
 
 
 def train(args) -> None:
@@ -250,6 +286,7 @@ def train(args) -> None:
     torch.set_num_threads(args.threads)
     codec = features.codec_for(kind)
     C, F_in = codec.num_classes, codec.input_size
+    frame_class = 2 if kind == "polyphony" else None  # STEP_END
     work = Path(args.work)
     ckpt_dir = work / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -309,7 +346,7 @@ def train(args) -> None:
 
     def validate() -> bool:
         """Evaluate, keep the best, checkpoint. Returns True when training should stop early."""
-        ev = evaluate(model, valid_seqs, train_seqs)
+        ev = evaluate(model, valid_seqs, train_seqs, frame_class=frame_class)
         state["train_seconds"] = elapsed()
         state["cpu_seconds"] = base_cpu + time.process_time() - seg_start_cpu
         improved = ev["nll_per_step"] < state["best_nll"] - 1e-4
@@ -397,8 +434,8 @@ def train(args) -> None:
         model.load_state_dict(torch.load(best, weights_only=False)["model"])
     model.eval()
     log("[eval] evaluating the best model on both splits")
-    ev_valid = evaluate(model, valid_seqs, train_seqs)
-    ev_train = evaluate(model, train_seqs, train_seqs)
+    ev_valid = evaluate(model, valid_seqs, train_seqs, frame_class=frame_class)
+    ev_train = evaluate(model, train_seqs, train_seqs, frame_class=frame_class)
     log(f"[eval] valid {json.dumps(ev_valid)}")
     log(f"[eval] train {json.dumps(ev_train)}")
 
@@ -418,6 +455,12 @@ def train(args) -> None:
     cmd = ["cargo", "xtask", "train", "--family", args.family, "--model", kind] + \
         (["--data", args.data] if args.data else []) + ["--out", args.out]
     segmentation = {
+        "polyphony": "each chorale whole (START ... END); training split in 9 keys (-4..+4 semitones), "
+                     "validation split as written. A pitch in consecutive 16th frames is one held note (the "
+                     "frames do not tell a re-strike from a hold). Validation = the JSB valid split.",
+        "performance": "each Groove file's notes (every channel; drums) in windows of 30 s by onset, each from "
+                       "its first note; at least 8 notes; training windows also at 0.95 and 1.05 time stretch. "
+                       "Validation = Groove's validation split.",
         "drum_kit": "drum notes (all known GM drum pitches) split at silent gaps > 16 steps, from the bar line "
                     "before the first hit, cut into chunks of <= 512 steps at bar lines, kept if >= 112 steps. "
                     "Validation = Groove's validation split.",

@@ -15,7 +15,8 @@ HAVE_STACK = all(importlib.util.find_spec(m) for m in ("torch", "onnx", "onnxrun
 ONNX_DIR = HERE.parent.parent / "onnx"
 SHIPPED = sorted(p for p in ONNX_DIR.glob("*.onnx") if p.stat().st_size > 0) if ONNX_DIR.exists() else []
 FAMILY_OF_ENCODING = {"melody_onehot": "melody", "melody_lookback": "melody", "key_melody": "melody",
-                      "drum_kit": "drums", "chord_melody": "improv"}
+                      "drum_kit": "drums", "chord_melody": "improv", "polyphony": "polyphony",
+                      "performance": "performance", "pianoroll_nade": "pianoroll"}
 
 
 @unittest.skipUnless(HAVE_STACK, "torch, onnx, onnxruntime and numpy are needed")
@@ -121,6 +122,12 @@ class Export(unittest.TestCase):
                 card = json.loads(meta["antiphon.card"])
                 self.assertEqual(meta["antiphon.family"], FAMILY_OF_ENCODING[enc["name"]])
                 valid = card["evaluation"]["valid"]
+                if enc["name"] == "pianoroll_nade":
+                    # NADE: nats per frame against independent keys, and the constant weights.
+                    self.assertLess(valid["nll_per_frame"], valid["independent_keys_nll_per_frame"])
+                    shape = [o.shape for o in sess.get_outputs() if o.name == "nade_weights"]
+                    self.assertEqual(shape, [[2, enc["num_keys"], enc["nade_hidden"]]])
+                    continue
                 for key in ("nll_per_step", "steps", "unigram_nll_per_step", "accuracy"):
                     self.assertIn(key, valid)
                 # A model that learnt anything beats the context-free baselines.
