@@ -88,6 +88,8 @@ impl Antiphon {
             .store(p.answer_bars.value().max(0) as u32, Ordering::Relaxed);
         s.max_call_bars
             .store(p.max_call_bars.value().max(1) as u32, Ordering::Relaxed);
+        s.harmonize.store(p.harmonize.value(), Ordering::Relaxed);
+        s.threshold.store(p.threshold.value(), Ordering::Relaxed);
     }
 
     /// The settings the audio side needs for this block.

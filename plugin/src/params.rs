@@ -32,6 +32,20 @@ pub enum ModelParam {
     #[id = "improv"]
     #[name = "Improv"]
     Improv,
+    /// Polyphony RNN on the Bach chorales (`polyphony_bach`): continues the call in four-part
+    /// style, or harmonises it (Harmonize).
+    #[id = "polyphony"]
+    #[name = "Polyphony"]
+    Polyphony,
+    /// Pianoroll RNN-NADE on the Bach chorales (`pianoroll_nade_bach`): quarter-note chords.
+    #[id = "pianoroll"]
+    #[name = "Pianoroll"]
+    Pianoroll,
+    /// Performance RNN with dynamics on the Groove drummers (`performance_groove`): expressive
+    /// drums on MIDI channel 10.
+    #[id = "performance"]
+    #[name = "Performance"]
+    Performance,
     /// The project's own model file (`model_path`, else `ANTIPHON_MODEL`).
     #[id = "custom_file"]
     #[name = "Custom File"]
@@ -47,6 +61,9 @@ impl ModelParam {
             Self::MelodyAttention => ModelPick::MelodyAttention,
             Self::Drums => ModelPick::Drums,
             Self::Improv => ModelPick::Improv,
+            Self::Polyphony => ModelPick::Polyphony,
+            Self::Pianoroll => ModelPick::Pianoroll,
+            Self::Performance => ModelPick::Performance,
             Self::CustomFile => ModelPick::CustomFile,
         }
     }
@@ -241,6 +258,14 @@ pub struct AntiphonParams {
     /// (Improv only).
     #[id = "chord_channel"]
     pub chord_channel: IntParam,
+    /// Polyphony answers harmonise the call (its notes as the top voice) instead of
+    /// continuing it.
+    #[id = "harmonize"]
+    pub harmonize: BoolParam,
+    /// Pianoroll answers choose each key by the 0.5 threshold (Magenta's sampling, no
+    /// randomness) instead of drawing it at the temperature.
+    #[id = "threshold"]
+    pub threshold: BoolParam,
     /// Path of a user `.onnx` model; empty for none (then `ANTIPHON_MODEL`, if set, is used).
     /// Loaded for Model = Custom File, and for Model = Melody (projects from before the Model
     /// parameter).
@@ -366,6 +391,8 @@ impl Default for AntiphonParams {
             chord_source: EnumParam::new("Chord Source", ChordSourceParam::SplitKey),
             split_key: key_param("Split Key", 48),
             chord_channel: IntParam::new("Chord Channel", 2, IntRange::Linear { min: 1, max: 16 }),
+            harmonize: BoolParam::new("Harmonize", false),
+            threshold: BoolParam::new("Threshold Sampling", false),
             model_path: Arc::new(RwLock::new(String::new())),
         }
     }

@@ -1,9 +1,11 @@
 //! `antiphon`: Antiphon without a DAW.
 //!
 //! `antiphon answer` plays a call into the jam engine — the plugin's own engine and worker, run
-//! offline — and prints and saves the answer.
+//! offline — and prints and saves the answer. `antiphon generate` continues a primer for a
+//! length in seconds (the seed workflow) and saves it as MIDI.
 
 mod answer;
+mod generate;
 mod phrase_arg;
 
 use std::path::PathBuf;
@@ -33,6 +35,48 @@ struct Cli {
 enum Command {
     /// Play a call into the jam engine (offline, 48 kHz, 120 BPM by default) and show the answer.
     Answer(AnswerArgs),
+    /// Continue a primer offline to a length in seconds and write it as MIDI (by default the
+    /// seed workflow: Magenta's primer, Polyphony RNN, 75 QPM, 180 s).
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `antiphon generate`.
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// The primer: notes as PITCH@START-END[:VELOCITY], times in beats.
+    #[arg(long, default_value = generate::SEED_PRIMER)]
+    primer: String,
+    /// Tempo in quarter notes per minute.
+    #[arg(long, default_value_t = 75.0)]
+    tempo: f64,
+    /// Length of the piece, primer included, in seconds.
+    #[arg(long, default_value_t = 180.0)]
+    seconds: f64,
+    /// A `.onnx` model file, or a shipped model by name (polyphony_bach, the default;
+    /// pianoroll_nade_bach, performance_groove, melody_basic, …).
+    #[arg(long, default_value = "polyphony_bach")]
+    model: PathBuf,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Random seed, for a reproducible piece.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Polyphony: harmonise the primer (its notes as the top voice) instead of continuing it.
+    #[arg(long)]
+    harmonize: bool,
+    /// Pianoroll: choose each key by the 0.5 threshold instead of sampling.
+    #[arg(long)]
+    threshold: bool,
+    /// Keep the continuation in a scale, ROOT:NAME (C:major, D:minor, …).
+    #[arg(long)]
+    scale: Option<String>,
+    /// Keep the continuation's pitches in a range, LOW-HIGH (C3-C6, or 48-84).
+    #[arg(long)]
+    range: Option<String>,
+    /// The MIDI file to write (primer on channel 1, continuation on channel 2; drums: 10).
+    #[arg(long, default_value = "generated.mid")]
+    out: PathBuf,
 }
 
 /// Arguments of `antiphon answer`.
@@ -119,6 +163,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Answer(args) => answer(args),
+        Command::Generate(args) => generate_piece(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -145,6 +190,55 @@ fn model_choice(arg: Option<PathBuf>) -> ModelChoice {
         Some(name) if !path.exists() => ModelChoice::Shipped(name),
         _ => ModelChoice::File(path),
     }
+}
+
+/// The model source `--model` names: a shipped model unless a file of that name exists.
+fn model_source(path: PathBuf) -> ModelSource {
+    match path.to_str().and_then(shipped::by_name) {
+        Some(source) if !path.exists() => source,
+        _ => ModelSource::File(path),
+    }
+}
+
+/// Runs `antiphon generate`.
+fn generate_piece(args: GenerateArgs) -> Result<(), String> {
+    let job = generate::GenerateJob {
+        primer: parse_notes(&args.primer)?,
+        tempo_qpm: args.tempo,
+        seconds: args.seconds,
+        model: model_source(args.model),
+        temperature: args.temperature,
+        seed: args.seed,
+        harmonize: args.harmonize,
+        threshold: args.threshold,
+        mask: pitch_mask(args.range.as_deref(), args.scale.as_deref())?,
+        runtime_dirs: runtime_dirs(),
+    };
+    let result = generate::run(&job)?;
+    let seconds_per_quarter = 60.0 / args.tempo;
+    let end_seconds = result
+        .notes
+        .iter()
+        .map(|n| n.end_quarters * seconds_per_quarter)
+        .fold(0.0, f64::max);
+    println!(
+        "{} ({}): {} notes generated in {} steps ({} per quarter at {} QPM); piece {:.1} s",
+        result.model_name,
+        result.family,
+        result.generated_notes,
+        result.steps,
+        result.steps_per_quarter,
+        args.tempo,
+        end_seconds
+    );
+    println!(
+        "time: model loaded in {:.0} ms, generated in {:.0} ms",
+        result.load_ms, result.generate_ms
+    );
+    std::fs::write(&args.out, midi_file::write(&result.notes, args.tempo))
+        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
+    println!("wrote {}", args.out.display());
+    Ok(())
 }
 
 /// Runs `antiphon answer`.

@@ -54,6 +54,10 @@ pub mod param {
     pub const SPLIT_KEY: &str = "Split Key";
     /// The MIDI channel of Improv chords, 1..=16.
     pub const CHORD_CHANNEL: &str = "Chord Channel";
+    /// Polyphony answers harmonise the call (On/Off).
+    pub const HARMONIZE: &str = "Harmonize";
+    /// Pianoroll answers choose keys by the 0.5 threshold (On/Off).
+    pub const THRESHOLD_SAMPLING: &str = "Threshold Sampling";
 }
 
 /// The sample rate the scenario tests use.
@@ -213,6 +217,11 @@ pub fn assert_clean_blocks(stats: &JamStats) {
 /// Asserts that every answer note-on in `ons` lies in `window` and on the 16th grid;
 /// `who` (the model) starts the messages.
 pub fn assert_on_the_grid(ons: &[OutEvent], window: AnswerWindow, who: &str) {
+    assert_on_grid(ons, window, SIXTEENTH_SAMPLES, who);
+}
+
+/// Asserts that every note-on of `ons` falls inside `window` and on a grid of `grid_samples`.
+pub fn assert_on_grid(ons: &[OutEvent], window: AnswerWindow, grid_samples: u64, who: &str) {
     let (start, end) = window.samples(SAMPLES_PER_BEAT);
     let outside: Vec<&OutEvent> = ons
         .iter()
@@ -224,11 +233,11 @@ pub fn assert_on_the_grid(ons: &[OutEvent], window: AnswerWindow, who: &str) {
     );
     let off_grid: Vec<&OutEvent> = ons
         .iter()
-        .filter(|e| e.sample % SIXTEENTH_SAMPLES != 0)
+        .filter(|e| e.sample % grid_samples != 0)
         .collect();
     assert!(
         off_grid.is_empty(),
-        "{who}: answer note-ons off the 16th grid ({SIXTEENTH_SAMPLES} samples): {off_grid:?}"
+        "{who}: answer note-ons off the grid of {grid_samples} samples: {off_grid:?}"
     );
 }
 

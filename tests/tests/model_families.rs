@@ -27,9 +27,9 @@ use std::time::Duration;
 use antiphon_models::test_support::{DRUM_KIT, IMPROV_PITCH, TinyEncoding, identity_model_bytes};
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, BEATS_PER_BAR, BLOCK_SAMPLES, CALL_CHANNEL, DEFAULT_SILENCE_BEATS,
-    ENV_NICE_LOG, SAMPLE_RATE, SAMPLES_PER_BEAT, assert_balanced, assert_clean_blocks,
-    assert_on_the_grid, assert_only_call_and_answer_channels, check_thru, describe,
-    expected_answer_window, load_with_channel_2_thru, one_bar_call, ons_from, param,
+    ENV_NICE_LOG, SAMPLE_RATE, SAMPLES_PER_BEAT, SIXTEENTH_SAMPLES, assert_balanced,
+    assert_clean_blocks, assert_on_grid, assert_only_call_and_answer_channels, check_thru,
+    describe, expected_answer_window, load_with_channel_2_thru, one_bar_call, ons_from, param,
     play_call_expect_thru_only, start_jam, wait_for_log,
 };
 use antiphon_tests::events::OutEvent;
@@ -89,6 +89,8 @@ struct Family {
     params: &'static [(&'static str, &'static str)],
     /// The keys the answer may play, and what they are.
     allowed_keys: (fn(u8) -> bool, &'static str),
+    /// The answer's grid in samples at 120 BPM, 48 kHz.
+    grid_samples: u64,
 }
 
 /// Any key.
@@ -108,6 +110,7 @@ impl Family {
             with_chord: false,
             params: &[],
             allowed_keys: ANY_KEY,
+            grid_samples: SIXTEENTH_SAMPLES,
         }
     }
 
@@ -135,7 +138,20 @@ impl Family {
             ..self
         }
     }
+
+    /// The same, on a grid of `grid_samples`.
+    fn on_a_grid_of(self, grid_samples: u64) -> Self {
+        Self {
+            grid_samples,
+            ..self
+        }
+    }
 }
+
+/// A quarter note in samples (Pianoroll's frames).
+const QUARTER_SAMPLES: u64 = SIXTEENTH_SAMPLES * 4;
+/// Performance's 10 ms step at 120 BPM: 50 steps a beat, 480 samples.
+const PERFORMANCE_STEP_SAMPLES: u64 = 480;
 
 /// Model = Melody, the shipped `melody_basic`.
 fn melody() -> Family {
@@ -226,7 +242,7 @@ fn call_notes(start: f64, with_chord: bool, hold_until: f64) -> Vec<PhraseNote> 
 }
 
 /// Plays calls until one gets an answer with notes on the family's channel, then checks it.
-fn answers_on_the_grid(family: &Family) {
+fn answers_on_the_grid(family: &Family) -> Vec<OutEvent> {
     let _turn = take_turn();
     let dir = TempDir::new("antiphon-model-families").unwrap();
     let mut plugin = open_with_model(family, &dir);
@@ -256,7 +272,8 @@ fn answers_on_the_grid(family: &Family) {
             "{}: call {attempt} got an answer without notes",
             family.model
         );
-        call_start = window.end_beats + BEATS_PER_BAR;
+        // The run went a block past the bar after the window: start a bar later still.
+        call_start = window.end_beats + 2.0 * BEATS_PER_BAR;
     }
     let outputs = jam.outputs().to_vec();
     let stats = jam.stats();
@@ -279,7 +296,7 @@ fn answers_on_the_grid(family: &Family) {
     check_thru(jam.sent(), &outputs, CALL_CHANNEL).unwrap();
 
     let ons = ons_from(&outputs, family.answer_channel, answered_call_sample);
-    assert_on_the_grid(&ons, window, family.model);
+    assert_on_grid(&ons, window, family.grid_samples, family.model);
     let (allowed, what) = family.allowed_keys;
     let not_allowed: Vec<&OutEvent> = ons.iter().filter(|e| !allowed(e.key)).collect();
     assert!(
@@ -296,6 +313,7 @@ fn answers_on_the_grid(family: &Family) {
     drop(jam);
     plugin.stop_processing().unwrap();
     plugin.deactivate().unwrap();
+    ons
 }
 
 #[test]
@@ -342,6 +360,61 @@ fn drums_answer_on_channel_10() {
 #[test]
 fn improv_answers_over_a_held_chord_above_the_split_key() {
     answers_on_the_grid(&Family::shipped("Improv", "improv_chord_pitches").over_a_held_chord());
+}
+
+#[test]
+fn polyphony_answers_on_the_grid() {
+    answers_on_the_grid(&Family::shipped("Polyphony", "polyphony_bach"));
+}
+
+#[test]
+fn polyphony_harmonizing_answers_with_the_call_as_its_top_voice() {
+    let ons = answers_on_the_grid(&Family {
+        params: &[(param::HARMONIZE, "On")],
+        ..Family::shipped("Polyphony", "polyphony_bach")
+    });
+    // The call C4 D4 E4 F4 on beats 4, 5, 6, 7 comes back a bar after its own bar (the answer
+    // starts on a bar line), as the highest note of its beat.
+    let first = ons.iter().map(|e| e.sample).min().unwrap();
+    let answer_start = (first / (4 * QUARTER_SAMPLES)) * 4 * QUARTER_SAMPLES;
+    for (beat, key) in [(0u64, 60u8), (1, 62), (2, 64), (3, 65)] {
+        let at = answer_start + beat * QUARTER_SAMPLES;
+        let here: Vec<u8> = ons
+            .iter()
+            .filter(|e| e.sample == at)
+            .map(|e| e.key)
+            .collect();
+        assert_eq!(
+            here.iter().max(),
+            Some(&key),
+            "beat {beat} of the harmonised answer should have key {key} on top: {here:?}; \
+             all: {ons:?}"
+        );
+    }
+}
+
+#[test]
+fn pianoroll_answers_on_the_quarter_grid() {
+    answers_on_the_grid(
+        &Family::shipped("Pianoroll", "pianoroll_nade_bach").on_a_grid_of(QUARTER_SAMPLES),
+    );
+}
+
+#[test]
+fn pianoroll_with_threshold_sampling_answers_on_the_quarter_grid() {
+    answers_on_the_grid(&Family {
+        params: &[(param::THRESHOLD_SAMPLING, "On")],
+        ..Family::shipped("Pianoroll", "pianoroll_nade_bach").on_a_grid_of(QUARTER_SAMPLES)
+    });
+}
+
+#[test]
+fn performance_answers_on_channel_10_on_its_10_ms_grid() {
+    answers_on_the_grid(
+        &Family::shipped("Performance", "performance_groove")
+            .on_the_drum_channel()
+            .on_a_grid_of(PERFORMANCE_STEP_SAMPLES),
+    );
 }
 
 #[test]

@@ -33,7 +33,7 @@ const USAGE: &str = "Usage:
       (env ANTIPHON_ORT_WHEEL=/path/to/onnxruntime-….whl uses a local wheel)
   cargo xtask bundle antiphon [--release] [cargo build options]
       (also puts the ONNX Runtime library beside the .clap and into the .vst3)
-  cargo xtask train --family melody|drums|improv [--model KIND] [--data DIR] --out FILE
+  cargo xtask train --family melody|drums|improv|polyphony|performance|pianoroll [--model KIND] [--data DIR] --out FILE
       [--work DIR] [--resume] [--max-minutes M] [--epochs N] [args for antiphon_train]
       (trains on your own MIDI files with --data DIR, read recursively; a progress bar on
       stderr; checkpoints in <work>/checkpoints/, default target/train/<kind>, and --resume

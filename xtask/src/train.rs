@@ -22,14 +22,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 /// Usage of the command.
-const USAGE: &str = "train --family melody|drums|improv [--model KIND] [--data DIR] --out FILE
+const USAGE: &str = "train --family melody|drums|improv|polyphony|performance|pianoroll [--model KIND] [--data DIR] --out FILE
       [--work DIR] [--resume] [--max-minutes M] [--epochs N] [further args for antiphon_train]
       (trains on a folder of your own MIDI files with --data; checkpoints go to
       <work>/checkpoints/ (default target/train/<kind>), --resume continues from the last one;
       --model: basic|lookback|attention for melody, drum_kit, improv)";
 
 /// Options whose value is a path, taken relative to the invocation directory.
-const PATH_OPTIONS: [&str; 4] = ["--work", "--cache", "--groove", "--nottingham"];
+const PATH_OPTIONS: [&str; 5] = ["--work", "--cache", "--groove", "--nottingham", "--jsb"];
 
 /// Runs the command; the exit code is the trainer's.
 pub fn run(ws: &Workspace, args: &[String]) -> Result<ExitCode> {

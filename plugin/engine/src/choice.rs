@@ -69,17 +69,26 @@ pub enum ModelPick {
     Improv = 4,
     /// The project's own model file.
     CustomFile = 5,
+    /// Polyphony RNN (Bach chorales): continues or harmonises in four parts.
+    Polyphony = 6,
+    /// Pianoroll RNN-NADE (Bach chorales): chords of quarter-note frames.
+    Pianoroll = 7,
+    /// Performance RNN with dynamics (Groove drummers): expressive drums on MIDI channel 10.
+    Performance = 8,
 }
 
 impl ModelPick {
-    /// Every pick, in menu order.
-    pub const ALL: [Self; 6] = [
+    /// Every pick, by its value (the menu puts Custom File last).
+    pub const ALL: [Self; 9] = [
         Self::Melody,
         Self::MelodyLookback,
         Self::MelodyAttention,
         Self::Drums,
         Self::Improv,
         Self::CustomFile,
+        Self::Polyphony,
+        Self::Pianoroll,
+        Self::Performance,
     ];
 
     /// The value [`crate::shared::Settings::model_pick`] holds when nothing is picked (the
@@ -99,6 +108,9 @@ impl ModelPick {
             Self::MelodyAttention => Some("melody_attention"),
             Self::Drums => Some("drums_kit"),
             Self::Improv => Some("improv_chord_pitches"),
+            Self::Polyphony => Some("polyphony_bach"),
+            Self::Pianoroll => Some("pianoroll_nade_bach"),
+            Self::Performance => Some("performance_groove"),
             Self::CustomFile => None,
         }
     }

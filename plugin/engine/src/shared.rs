@@ -81,6 +81,12 @@ pub struct Settings {
     /// Where chord notes come from, packed by [`ChordInput::pack`]; read only while the model
     /// reads chords (Improv).
     pub chord_input: AtomicU32,
+    /// Polyphony models answer by harmonising the call (its notes as the top voice, the model
+    /// writing the voices below) instead of continuing it.
+    pub harmonize: AtomicBool,
+    /// Pianoroll models choose each key by the 0.5 threshold (Magenta's sampling) instead of
+    /// drawing it at the temperature.
+    pub threshold: AtomicBool,
 }
 
 impl Settings {
@@ -169,6 +175,8 @@ impl Default for Settings {
             scale: AtomicU32::new(0),
             model_pick: AtomicU8::new(ModelPick::NONE),
             chord_input: AtomicU32::new(ChordInput::DEFAULT.pack()),
+            harmonize: AtomicBool::new(false),
+            threshold: AtomicBool::new(false),
         }
     }
 }

@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use antiphon_models::generate::load_generator;
 use antiphon_models::{
-    ChordChange, GenerateRequest, GeneratedNote, Generator, ModelError, Rng, StepControl, StepNote,
+    ChordChange, Family, GenerateRequest, GeneratedNote, Generator, ModelError, Rng, StepControl,
+    StepNote,
 };
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
@@ -594,10 +595,11 @@ impl Worker {
             origin_beats: shared.bar_origin_beats.load(Ordering::Relaxed),
             bar_len_beats: shared.bar_len_beats.load(Ordering::Relaxed),
         };
+        let tempo_qpm = shared.tempo_bpm.load(Ordering::Relaxed);
         let plan = plan_answer(
             call,
             grid,
-            generator.info().encoding.steps_per_quarter(),
+            generator.info().encoding.steps_per_quarter_at(tempo_qpm),
             settings.answer_bars.load(Ordering::Relaxed),
             settings.max_call_bars.load(Ordering::Relaxed),
         )?;
@@ -708,13 +710,25 @@ impl Worker {
             // Improv answers stay out of the chord range.
             mask.low_pitch = mask.low_pitch.max(settings.chord_input().melody_floor());
         }
+        // Polyphony may harmonise the call: no primer, the call's notes injected as the top
+        // voice from the answer's first step (Magenta's harmonisation).
+        let harmonize = generator.info().family == Family::Polyphony
+            && settings.harmonize.load(Ordering::Relaxed)
+            && job.first_step == 0;
+        let (primer, primer_steps, melody) = if harmonize {
+            (&[][..], 0, job.primer)
+        } else {
+            (job.primer, job.primer_steps, &[][..])
+        };
         let request = GenerateRequest {
             temperature: settings.temperature.load(Ordering::Relaxed).max(0.01),
             velocity: job.plan.velocity,
             beam: settings.beam(),
             mask,
             chords: job.chords,
-            ..GenerateRequest::new(job.primer, job.primer_steps, job.steps)
+            melody,
+            threshold: settings.threshold.load(Ordering::Relaxed),
+            ..GenerateRequest::new(primer, primer_steps, job.steps)
         };
         // Drum models answer on the GM drum channel, the others on the output channel setting.
         let channel = generator

@@ -1,0 +1,170 @@
+//! `antiphon generate`: continue a primer offline for a length in seconds (Magenta's seed
+//! workflow), through the same model runtime the plugin's worker uses.
+//!
+//! The primer's notes (in beats) go onto the model's grid at the tempo (Performance: its 10 ms
+//! grid rounded to whole steps per beat); the model continues from the end of the primer's last
+//! note until the piece is `seconds` long. With `harmonize` (Polyphony) the primer is not fed as
+//! a primer: its notes are the top voice the model harmonises, from step 0.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use antiphon_models::generate::load_generator;
+use antiphon_models::midi_file::FileNote;
+use antiphon_models::session::ModelSource;
+use antiphon_models::{GenerateRequest, PitchMask, Rng, StepControl, StepNote};
+
+use crate::phrase_arg::ArgNote;
+
+/// Magenta's seed primer: G#5 G#5 D#6 D#6 F6 F6 D#6, 0.4 s each and the last 0.8 s at 75 QPM
+/// (eighth notes and a quarter).
+pub const SEED_PRIMER: &str = "80@0-0.5 80@0.5-1 87@1-1.5 87@1.5-2 89@2-2.5 89@2.5-3 87@3-4";
+
+/// What to generate.
+pub struct GenerateJob {
+    /// The primer, in beats from 0.
+    pub primer: Vec<ArgNote>,
+    /// Tempo in quarter notes per minute.
+    pub tempo_qpm: f64,
+    /// Length of the whole piece (primer included), in seconds.
+    pub seconds: f64,
+    /// The model.
+    pub model: ModelSource,
+    /// Sampling temperature.
+    pub temperature: f32,
+    /// Random seed (`None`: from the clock).
+    pub seed: Option<u64>,
+    /// Polyphony: harmonise the primer instead of continuing it.
+    pub harmonize: bool,
+    /// Pianoroll: choose keys by the 0.5 threshold.
+    pub threshold: bool,
+    /// Pitches the continuation may use.
+    pub mask: PitchMask,
+    /// Where ONNX Runtime is looked for.
+    pub runtime_dirs: Vec<PathBuf>,
+}
+
+/// What came out.
+pub struct Generated {
+    /// The model's name.
+    pub model_name: String,
+    /// The model's family.
+    pub family: String,
+    /// The primer's notes (channel index 0), then the generated ones (channel index 1, or the
+    /// model's own channel: 9 for drums), in quarter notes.
+    pub notes: Vec<FileNote>,
+    /// How many notes the model generated.
+    pub generated_notes: usize,
+    /// Model steps generated.
+    pub steps: usize,
+    /// Model steps per quarter note at the tempo.
+    pub steps_per_quarter: u32,
+    /// Milliseconds to load the model.
+    pub load_ms: f64,
+    /// Milliseconds to generate (primer and every step).
+    pub generate_ms: f64,
+}
+
+/// Runs the job.
+pub fn run(job: &GenerateJob) -> Result<Generated, String> {
+    if !(job.tempo_qpm > 0.0 && job.tempo_qpm <= 1000.0) {
+        return Err(format!(
+            "tempo {} is not between 0 and 1000 QPM",
+            job.tempo_qpm
+        ));
+    }
+    if !(job.seconds > 0.0 && job.seconds <= 3600.0) {
+        return Err(format!("{} s is not between 0 and 3600 s", job.seconds));
+    }
+    let loading = Instant::now();
+    let mut generator = load_generator(&job.model, &job.runtime_dirs).map_err(|e| e.to_string())?;
+    let load_ms = loading.elapsed().as_secs_f64() * 1000.0;
+    let info = generator.info().clone();
+    let steps_per_quarter = info.encoding.steps_per_quarter_at(job.tempo_qpm);
+    let spq = f64::from(steps_per_quarter);
+    let to_step = |beats: f64| (beats * spq).round() as i64;
+    let primer: Vec<StepNote> = job
+        .primer
+        .iter()
+        .map(|n| {
+            let start = to_step(n.start_beats);
+            StepNote::new(
+                n.key,
+                n.velocity,
+                start,
+                to_step(n.end_beats).max(start + 1),
+            )
+        })
+        .collect();
+    let primer_steps = primer.iter().map(|n| n.end_step).max().unwrap_or(0).max(0) as usize;
+    let total_steps = (job.seconds * job.tempo_qpm / 60.0 * spq).round() as usize;
+    let (fed, fed_steps, melody, steps) = if job.harmonize {
+        (&[][..], 0, &primer[..], total_steps)
+    } else {
+        (
+            &primer[..],
+            primer_steps,
+            &[][..],
+            total_steps.saturating_sub(primer_steps),
+        )
+    };
+    let velocity = (job
+        .primer
+        .iter()
+        .map(|n| u32::from(n.velocity))
+        .sum::<u32>()
+        / job.primer.len().max(1) as u32)
+        .clamp(1, 127) as u8;
+    let request = GenerateRequest {
+        temperature: job.temperature,
+        velocity,
+        mask: job.mask,
+        melody,
+        threshold: job.threshold,
+        ..GenerateRequest::new(fed, fed_steps, steps)
+    };
+    let mut rng = job.seed.map_or_else(Rng::from_entropy, Rng::seeded);
+    let mut generated = Vec::new();
+    let started = Instant::now();
+    let stats = generator
+        .generate(&request, &mut rng, &mut |note| {
+            generated.push(note);
+            StepControl::Continue
+        })
+        .map_err(|e| e.to_string())?;
+    let generate_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let channel = generator.output_channel().unwrap_or(1);
+    let offset = fed_steps as i64;
+    let quarters = |step: i64| step as f64 / spq;
+    let mut notes: Vec<FileNote> = if job.harmonize {
+        Vec::new()
+    } else {
+        job.primer
+            .iter()
+            .map(|n| FileNote {
+                pitch: n.key,
+                velocity: n.velocity,
+                channel: 0,
+                start_quarters: n.start_beats,
+                end_quarters: n.end_beats,
+            })
+            .collect()
+    };
+    notes.extend(generated.iter().map(|n| FileNote {
+        pitch: n.pitch,
+        velocity: n.velocity,
+        channel,
+        start_quarters: quarters(offset + n.start_step),
+        end_quarters: quarters(offset + n.end_step),
+    }));
+    Ok(Generated {
+        model_name: info.name.clone(),
+        family: info.family.to_string(),
+        notes,
+        generated_notes: generated.len(),
+        steps: stats.steps,
+        steps_per_quarter,
+        load_ms,
+        generate_ms,
+    })
+}
