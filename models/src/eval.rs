@@ -8,16 +8,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::contract::{Family, NADE_WEIGHTS};
+use crate::contract::Family;
 use crate::encoding::EncodingSpec;
 use crate::encoding::chords::parse_symbol;
 use crate::encoding::performance;
-use crate::encoding::pianoroll::{Frame, NadeSpec, NadeWeights};
+use crate::encoding::pianoroll::{Frame, NadeSpec};
 use crate::error::ModelError;
 use crate::generate::ChordChange;
 use crate::generate::beam::Stepper;
 use crate::generate::codec::{ChordTrack, CodecVisitor, StepCodec, visit_codec};
-use crate::generate::nade::NadeModel;
+use crate::generate::nade::{NadeModel, nade_of};
 use crate::midi_file::{self, MidiNotes};
 use crate::notes::{StepNote, quarters_to_step};
 use crate::sampling::log_softmax;
@@ -447,14 +447,8 @@ pub fn evaluate(model: &mut StepModel, splits: &[Split]) -> Result<Vec<SplitRepo
         }
     }
     let encoding = model.info().encoding.clone();
-    if let EncodingSpec::PianorollNade(spec) = encoding {
-        let (dims, values) = model.constant_output(NADE_WEIGHTS)?;
-        let weights = NadeWeights::from_tensor(&spec, &dims, &values).map_err(|message| {
-            ModelError::Contract {
-                model: model.info().name.clone(),
-                message,
-            }
-        })?;
+    if let EncodingSpec::PianorollNade(_) = encoding {
+        let (spec, weights) = nade_of(model)?;
         return evaluate_nade(
             &mut NadeModel::with_weights(model, spec, weights),
             spec,

@@ -139,16 +139,7 @@ pub fn run(job: &GenerateJob) -> Result<Generated, String> {
     let mut notes: Vec<FileNote> = if job.harmonize {
         Vec::new()
     } else {
-        job.primer
-            .iter()
-            .map(|n| FileNote {
-                pitch: n.key,
-                velocity: n.velocity,
-                channel: 0,
-                start_quarters: n.start_beats,
-                end_quarters: n.end_beats,
-            })
-            .collect()
+        job.primer.iter().map(|n| n.file_note(0)).collect()
     };
     notes.extend(generated.iter().map(|n| FileNote {
         pitch: n.pitch,

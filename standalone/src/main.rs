@@ -295,16 +295,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         result.step_us, result.primer_us, result.late_notes
     );
     if let Some(path) = args.out {
-        let mut notes: Vec<FileNote> = call
-            .iter()
-            .map(|n| FileNote {
-                pitch: n.key,
-                velocity: n.velocity,
-                channel: 0,
-                start_quarters: n.start_beats,
-                end_quarters: n.end_beats,
-            })
-            .collect();
+        let mut notes: Vec<FileNote> = call.iter().map(|n| n.file_note(0)).collect();
         notes.extend(result.notes.iter().map(|n| FileNote {
             pitch: n.key,
             velocity: n.velocity,

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use antiphon_models::midi_file::FileNote;
 use antiphon_models::notes::{self, NoteNameError};
 
 /// A note of a call, in beats.
@@ -16,6 +17,19 @@ pub struct ArgNote {
     pub end_beats: f64,
     /// MIDI velocity.
     pub velocity: u8,
+}
+
+impl ArgNote {
+    /// The note in a MIDI file, on channel index `channel`.
+    pub fn file_note(&self, channel: u8) -> FileNote {
+        FileNote {
+            pitch: self.key,
+            velocity: self.velocity,
+            channel,
+            start_quarters: self.start_beats,
+            end_quarters: self.end_beats,
+        }
+    }
 }
 
 /// A pitch from a MIDI number or a name like `C4`, `F#3`, `Bb5` (C4 = 60, see

@@ -175,23 +175,27 @@ def transpose_symbol(text: str, semitones: int) -> str:
 # Sources
 
 
-def load_groove(root: Path) -> List[Tuple[str, str, List[Tuple[int, int, int]]]]:
-    """(split, identity, drum notes on the 16th grid) of every Groove file; steps come from the
-    file's ticks scaled by `info.csv`'s bpm over the file's own tempo (the same for Groove)."""
+def groove_files(root: Path):
+    """(split, identity, `info.csv` row, parsed file) of every Groove file, in `info.csv` order."""
     root = Path(root)
     with open(root / "info.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    out = []
     for row in rows:
         split = {"train": "train", "validation": "valid", "test": "test"}[row["split"]]
-        path = root / row["midi_filename"]
-        m = read_midi(path)
+        yield split, f"groove:{row['id']}", row, read_midi(root / row["midi_filename"])
+
+
+def load_groove(root: Path) -> List[Tuple[str, str, List[Tuple[int, int, int]]]]:
+    """(split, identity, drum notes on the 16th grid) of every Groove file; steps come from the
+    file's ticks scaled by `info.csv`'s bpm over the file's own tempo (the same for Groove)."""
+    out = []
+    for split, ident, row, m in groove_files(root):
         scale = float(row["bpm"]) * m.first_tempo_us / 60e6 if m.first_tempo_us else 1.0
         notes = []
         for (_, channel), ns in m.by_instrument.items():
             for p, s, e in ns:
                 notes.append((p, round(s / m.ticks_per_quarter * 4 * scale), round(e / m.ticks_per_quarter * 4 * scale)))
-        out.append((split, f"groove:{row['id']}", notes))
+        out.append((split, ident, notes))
     return out
 
 
@@ -255,18 +259,15 @@ def jsb_notes_by_split(path: Path) -> Dict[str, List[Tuple[str, List[Tuple[int, 
 def load_groove_timed(root: Path) -> List[Tuple[str, str, List[Tuple[int, int, float, float]]]]:
     """(split, identity, notes `(pitch, velocity, start_s, end_s)`) of every Groove file, times
     from the file's ticks and its first tempo."""
-    root = Path(root)
-    with open(root / "info.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    out = []
-    for row in rows:
-        split = {"train": "train", "validation": "valid", "test": "test"}[row["split"]]
-        m = read_midi(root / row["midi_filename"])
-        sec_per_tick = (m.first_tempo_us or 500_000) / 1e6 / m.ticks_per_quarter
-        notes = [(p, v, s * sec_per_tick, e * sec_per_tick)
-                 for ns in m.with_velocity.values() for p, s, e, v in ns]
-        out.append((split, f"groove:{row['id']}", sorted(notes, key=lambda n: (n[2], n[0]))))
-    return out
+    return [(split, ident, timed_notes(m)) for split, ident, _, m in groove_files(root)]
+
+
+def timed_notes(m) -> List[Tuple[int, int, float, float]]:
+    """Every note of a parsed file as `(pitch, velocity, start_s, end_s)`, from its first tempo
+    (120 QPM when it has none), by onset."""
+    sec_per_tick = (m.first_tempo_us or 500_000) / 1e6 / m.ticks_per_quarter
+    notes = [(p, v, s * sec_per_tick, e * sec_per_tick) for ns in m.with_velocity.values() for p, s, e, v in ns]
+    return sorted(notes, key=lambda n: (n[2], n[0]))
 
 
 def performance_windows(notes: Sequence[Tuple[int, int, float, float]], stretch: float = 1.0
@@ -324,10 +325,8 @@ def build(kind: str, data: Optional[str], cache_root: Path, groove: Path, nottin
         if data:
             files = []
             for rel, m in data_mod.midi_files(Path(data)):
-                sec_per_tick = (m.first_tempo_us or 500_000) / 1e6 / m.ticks_per_quarter
                 ident = f"file:{rel}"
-                files.append((split_of(ident), ident, [(p, v, s * sec_per_tick, e * sec_per_tick)
-                                                       for ns in m.with_velocity.values() for p, s, e, v in ns]))
+                files.append((split_of(ident), ident, timed_notes(m)))
             sources = ["user"]
         else:
             files = load_groove_timed(groove)

@@ -33,22 +33,28 @@ pub struct NadeModel<M> {
     activations: Vec<f64>,
 }
 
+/// The encoding and NADE weights of a loaded `pianoroll_nade` model (read from its graph).
+pub fn nade_of(model: &mut StepModel) -> Result<(NadeSpec, NadeWeights), ModelError> {
+    let EncodingSpec::PianorollNade(spec) = model.info().encoding else {
+        return Err(ModelError::Inference(format!(
+            "{} is not a pianoroll_nade model",
+            model.info().name
+        )));
+    };
+    let (dims, values) = model.constant_output(NADE_WEIGHTS)?;
+    let weights = NadeWeights::from_tensor(&spec, &dims, &values).map_err(|message| {
+        ModelError::Contract {
+            model: model.info().name.clone(),
+            message,
+        }
+    })?;
+    Ok((spec, weights))
+}
+
 impl NadeModel<StepModel> {
-    /// The NADE model of a loaded `pianoroll_nade` model (its weights read from the graph).
+    /// The NADE model of a loaded `pianoroll_nade` model.
     pub fn new(mut model: StepModel) -> Result<Self, ModelError> {
-        let EncodingSpec::PianorollNade(spec) = model.info().encoding else {
-            return Err(ModelError::Inference(format!(
-                "{} is not a pianoroll_nade model",
-                model.info().name
-            )));
-        };
-        let (dims, values) = model.constant_output(NADE_WEIGHTS)?;
-        let weights = NadeWeights::from_tensor(&spec, &dims, &values).map_err(|message| {
-            ModelError::Contract {
-                model: model.info().name.clone(),
-                message,
-            }
-        })?;
+        let (spec, weights) = nade_of(&mut model)?;
         Ok(Self::with_weights(model, spec, weights))
     }
 }
