@@ -89,7 +89,8 @@ struct AnswerArgs {
     #[arg(long, default_value_t = 120.0)]
     tempo: f64,
     /// A `.onnx` model file, or a shipped model by name: melody_basic (the default),
-    /// melody_lookback, melody_attention, drums_kit, improv_chord_pitches.
+    /// melody_lookback, melody_attention, drums_kit, improv_chord_pitches, polyphony_bach,
+    /// pianoroll_nade_bach, performance_groove.
     #[arg(long)]
     model: Option<PathBuf>,
     /// Softmax temperature.

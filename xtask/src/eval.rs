@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use antiphon_models::StepModel;
+use antiphon_models::encoding::EncodingSpec;
 use antiphon_models::eval::{self, FramesPerQuarter};
 use antiphon_models::session::ModelSource;
 use antiphon_models::shipped;
@@ -48,8 +49,14 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<()> {
     let runtime_dirs: Vec<PathBuf> = library.parent().map(PathBuf::from).into_iter().collect();
     let mut step_model = StepModel::load(&source, &runtime_dirs)?;
     let info = step_model.info().clone();
+    // What a model that knows nothing scores: ln(classes) per step, or for a NADE one bit per
+    // key per frame.
+    let uniform = match info.encoding {
+        EncodingSpec::PianorollNade(n) => f64::from(n.num_keys) * std::f64::consts::LN_2,
+        _ => (info.classes as f64).ln(),
+    };
     println!(
-        "model={} family={} encoding={} classes={} source={}",
+        "model={} family={} encoding={} classes={} uniform_nll={uniform:.4} source={}",
         info.name,
         info.family,
         info.encoding.name(),
