@@ -287,6 +287,8 @@ def train(args) -> None:
     codec = features.codec_for(kind)
     C, F_in = codec.num_classes, codec.input_size
     frame_class = 2 if kind == "polyphony" else None  # STEP_END
+    if kind == "performance" and args.data:
+        codec.params["drums"] = False  # your own performances play on your channel, not GM drums
     work = Path(args.work)
     ckpt_dir = work / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
