@@ -36,6 +36,27 @@ pub const DRUMS_KIT: ModelSource = ModelSource::Embedded {
     bytes: include_bytes!("../onnx/drums_kit.onnx"),
 };
 
+/// Polyphony RNN, BachBot event stream, trained on the JSB chorales: continues or harmonises
+/// in four-part style (`models/onnx/polyphony_bach.onnx`).
+pub const POLYPHONY_BACH: ModelSource = ModelSource::Embedded {
+    name: "polyphony_bach",
+    bytes: include_bytes!("../onnx/polyphony_bach.onnx"),
+};
+
+/// Pianoroll RNN-NADE, 88 keys at one frame per quarter note, trained on the JSB chorales
+/// (`models/onnx/pianoroll_nade_bach.onnx`).
+pub const PIANOROLL_NADE_BACH: ModelSource = ModelSource::Embedded {
+    name: "pianoroll_nade_bach",
+    bytes: include_bytes!("../onnx/pianoroll_nade_bach.onnx"),
+};
+
+/// Performance RNN with dynamics, trained on the Groove drummers: expressive timing and
+/// velocity, on MIDI channel 10 (`models/onnx/performance_groove.onnx`).
+pub const PERFORMANCE_GROOVE: ModelSource = ModelSource::Embedded {
+    name: "performance_groove",
+    bytes: include_bytes!("../onnx/performance_groove.onnx"),
+};
+
 /// Every shipped model.
 pub const ALL: &[ModelSource] = &[
     MELODY_BASIC,
@@ -43,6 +64,9 @@ pub const ALL: &[ModelSource] = &[
     MELODY_ATTENTION,
     DRUMS_KIT,
     IMPROV_CHORD_PITCHES,
+    POLYPHONY_BACH,
+    PIANOROLL_NADE_BACH,
+    PERFORMANCE_GROOVE,
 ];
 
 /// The shipped model called `name` (e.g. `melody_basic`).
