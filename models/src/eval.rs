@@ -501,9 +501,10 @@ pub fn evaluate_nade<M: Stepper>(
             if truth.is_empty() {
                 continue;
             }
-            let log_probs = nade.log_probs(&truth)?;
-            nll -= log_probs.iter().sum::<f64>();
-            exact += nade.threshold_hits(&truth)?;
+            for (log_p, hit) in nade.score(&truth)? {
+                nll -= log_p;
+                exact += usize::from(hit);
+            }
             for f in &truth {
                 for (k, n) in on.iter_mut().enumerate() {
                     *n += (f >> k & 1) as u64;

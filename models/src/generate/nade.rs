@@ -88,25 +88,12 @@ impl<M: Stepper> NadeModel<M> {
         Ok(state)
     }
 
-    /// `ln P` of each frame of `frames` (from the zero state, after the empty start frame).
-    pub fn log_probs(&mut self, frames: &[Frame]) -> Result<Vec<f64>, ModelError> {
+    /// Scores `frames` in one model call (from the zero state, after the empty start frame):
+    /// `ln P` of each frame, and whether the 0.5-threshold draw gets it exactly right given the
+    /// true frames before it.
+    pub fn score(&mut self, frames: &[Frame]) -> Result<Vec<(f64, bool)>, ModelError> {
         if frames.is_empty() {
             return Ok(Vec::new());
-        }
-        self.run_from_start(&frames[..frames.len() - 1])?;
-        let width = self.spec.bias_width();
-        Ok(frames
-            .iter()
-            .zip(self.biases.chunks(width))
-            .map(|(&f, b)| self.weights.log_prob(b, f, &mut self.activations))
-            .collect())
-    }
-
-    /// How many of `frames` the 0.5-threshold draw gets exactly right, each given the true
-    /// frames before it.
-    pub fn threshold_hits(&mut self, frames: &[Frame]) -> Result<usize, ModelError> {
-        if frames.is_empty() {
-            return Ok(0);
         }
         self.run_from_start(&frames[..frames.len() - 1])?;
         let width = self.spec.bias_width();
@@ -114,16 +101,18 @@ impl<M: Stepper> NadeModel<M> {
         Ok(frames
             .iter()
             .zip(self.biases.chunks(width))
-            .filter(|&(&f, b)| {
-                self.weights.sample(
+            .map(|(&f, b)| {
+                let log_p = self.weights.log_prob(b, f, &mut self.activations);
+                let guess = self.weights.sample(
                     b,
                     KeySampling::Threshold,
                     |_| true,
                     &mut rng,
                     &mut self.activations,
-                ) == f
+                );
+                (log_p, guess == f)
             })
-            .count())
+            .collect())
     }
 
     /// The frames of a primer: its notes cut to `primer_steps` frames.
@@ -278,7 +267,13 @@ mod tests {
     fn given_frames_when_scored_then_each_gets_the_nade_probability_after_the_one_before() {
         let mut nade = alternating();
         // After the empty start frame every key is on; after {all} every key is off.
-        let lp = nade.log_probs(&[0b111, 0b000, 0b001]).unwrap();
+        let scores = nade.score(&[0b111, 0b000, 0b001]).unwrap();
+        let lp: Vec<f64> = scores.iter().map(|s| s.0).collect();
+        // The threshold draw after the start frame is all keys, then none, then all again.
+        assert_eq!(
+            scores.iter().map(|s| s.1).collect::<Vec<_>>(),
+            [true, true, false]
+        );
         assert!(lp[0] > -1e-6 && lp[1] > -1e-6, "{lp:?}");
         assert!(lp[2] < -19.0, "{lp:?}");
     }
