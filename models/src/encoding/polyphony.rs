@@ -142,19 +142,108 @@ pub fn notes_to_events(notes: &[StepNote]) -> Vec<usize> {
     events
 }
 
-/// Ends, at `step`, every open note whose pitch is not `listed`, pushing it to `notes`.
-fn close_unlisted(
-    open: &mut [Option<i64>; NUM_PITCHES],
-    listed: &[bool; NUM_PITCHES],
-    notes: &mut Vec<StepNote>,
+/// Turns the stream into notes event by event, by the decoding rules of the module doc (START,
+/// END and unknown indices are the caller's business: [`Self::push`] ignores them).
+#[derive(Debug, Clone)]
+pub struct StepDecoder {
+    /// The step being written.
     step: i64,
-) {
-    for (pitch, slot) in open.iter_mut().enumerate() {
-        if listed[pitch] {
-            continue;
+    /// Start step of the open note of each pitch.
+    open: [Option<i64>; NUM_PITCHES],
+    /// Pitches listed in the step being written.
+    listed: [bool; NUM_PITCHES],
+    /// Whether the step being written has note events.
+    step_has_events: bool,
+    /// Velocity of the notes.
+    velocity: u8,
+}
+
+impl StepDecoder {
+    /// Nothing sounding at `start_step`; notes get `velocity`.
+    pub fn new(start_step: i64, velocity: u8) -> Self {
+        Self {
+            step: start_step,
+            open: [None; NUM_PITCHES],
+            listed: [false; NUM_PITCHES],
+            step_has_events: false,
+            velocity,
         }
-        if let Some(start) = slot.take() {
-            notes.push(StepNote::new(pitch as u8, DECODE_VELOCITY, start, step));
+    }
+
+    /// The step being written.
+    pub fn step(&self) -> i64 {
+        self.step
+    }
+
+    /// The pitches listed so far in the step being written.
+    pub fn listed(&self) -> &[bool; NUM_PITCHES] {
+        &self.listed
+    }
+
+    /// Takes one event, appending the notes it ends to `notes`.
+    pub fn push(&mut self, event: PolyEvent, notes: &mut Vec<StepNote>) {
+        match event {
+            PolyEvent::Start | PolyEvent::End => {}
+            PolyEvent::StepEnd => {
+                self.close_unlisted(notes, self.step);
+                self.listed = [false; NUM_PITCHES];
+                self.step_has_events = false;
+                self.step += 1;
+            }
+            PolyEvent::NewNote(p) | PolyEvent::ContinuedNote(p) => {
+                let p = usize::from(p);
+                self.step_has_events = true;
+                if self.listed[p] {
+                    return;
+                }
+                self.listed[p] = true;
+                let new = matches!(event, PolyEvent::NewNote(_));
+                match self.open[p] {
+                    Some(start) if new => {
+                        notes.push(StepNote::new(p as u8, self.velocity, start, self.step));
+                        self.open[p] = Some(self.step);
+                    }
+                    Some(_) => {}
+                    None => self.open[p] = Some(self.step),
+                }
+            }
+        }
+    }
+
+    /// Ends the stream: an unfinished last step counts as finished, then every open note ends
+    /// at the step count.
+    pub fn finish(&mut self, notes: &mut Vec<StepNote>) {
+        if self.step_has_events {
+            self.close_unlisted(notes, self.step);
+            self.step += 1;
+        }
+        self.finish_at(self.step, notes);
+    }
+
+    /// Ends every open note at `end_step` (one step long at least).
+    pub fn finish_at(&mut self, end_step: i64, notes: &mut Vec<StepNote>) {
+        self.listed = [false; NUM_PITCHES];
+        for (pitch, slot) in self.open.iter_mut().enumerate() {
+            if let Some(start) = slot.take() {
+                notes.push(StepNote::new(
+                    pitch as u8,
+                    self.velocity,
+                    start,
+                    end_step.max(start + 1),
+                ));
+            }
+        }
+    }
+
+    /// Ends, at `step`, every open note whose pitch is not listed, pushing it to `notes`.
+    fn close_unlisted(&mut self, notes: &mut Vec<StepNote>, step: i64) {
+        for (pitch, slot) in self.open.iter_mut().enumerate() {
+            if self.listed[pitch] {
+                continue;
+            }
+            if let Some(start) = slot.take() {
+                notes.push(StepNote::new(pitch as u8, self.velocity, start, step));
+            }
         }
     }
 }
@@ -163,48 +252,14 @@ fn close_unlisted(
 /// velocity [`DECODE_VELOCITY`], sorted by start step then descending pitch.
 pub fn events_to_notes(events: &[usize], start_step: i64) -> Vec<StepNote> {
     let mut notes = Vec::new();
-    // Start step of the open note of each pitch.
-    let mut open: [Option<i64>; NUM_PITCHES] = [None; NUM_PITCHES];
-    let mut listed = [false; NUM_PITCHES];
-    let mut step_has_events = false;
-    let mut step = start_step;
-    for &index in events {
-        let Some(event) = PolyEvent::from_index(index) else {
-            continue;
-        };
-        match event {
-            PolyEvent::Start => {}
-            PolyEvent::End => break,
-            PolyEvent::StepEnd => {
-                close_unlisted(&mut open, &listed, &mut notes, step);
-                listed = [false; NUM_PITCHES];
-                step_has_events = false;
-                step += 1;
-            }
-            PolyEvent::NewNote(p) | PolyEvent::ContinuedNote(p) => {
-                let p = usize::from(p);
-                step_has_events = true;
-                if listed[p] {
-                    continue;
-                }
-                listed[p] = true;
-                let new = matches!(event, PolyEvent::NewNote(_));
-                match open[p] {
-                    Some(start) if new => {
-                        notes.push(StepNote::new(p as u8, DECODE_VELOCITY, start, step));
-                        open[p] = Some(step);
-                    }
-                    Some(_) => {}
-                    None => open[p] = Some(step),
-                }
-            }
+    let mut decoder = StepDecoder::new(start_step, DECODE_VELOCITY);
+    for event in events.iter().filter_map(|&i| PolyEvent::from_index(i)) {
+        if event == PolyEvent::End {
+            break;
         }
+        decoder.push(event, &mut notes);
     }
-    if step_has_events {
-        close_unlisted(&mut open, &listed, &mut notes, step);
-        step += 1;
-    }
-    close_unlisted(&mut open, &[false; NUM_PITCHES], &mut notes, step);
+    decoder.finish(&mut notes);
     notes.sort_by_key(|n| (n.start_step, std::cmp::Reverse(n.pitch)));
     notes
 }

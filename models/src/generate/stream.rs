@@ -86,18 +86,12 @@ fn polyphony_primer(primer: &[StepNote], primer_steps: usize) -> (Vec<usize>, [b
 
 /// The Polyphony stream.
 struct PolyStream<'a> {
-    /// Steps done.
-    step: i64,
-    /// Pitches listed in the step being written.
-    listed: [bool; 128],
+    /// The notes so far; its step is the stream's clock.
+    decoder: poly::StepDecoder,
     /// Pitches listed in the step before.
     before: [bool; 128],
     /// The lowest pitch listed so far in this step.
     lowest: Option<u8>,
-    /// Start of the open note of each pitch.
-    open: [Option<i64>; 128],
-    /// Velocity of the notes.
-    velocity: u8,
     /// Which new pitches may be chosen.
     mask: PitchMask,
     /// The melody to harmonise, in continuation steps.
@@ -106,31 +100,43 @@ struct PolyStream<'a> {
     melody_done: bool,
 }
 
-impl PolyStream<'_> {
+impl<'a> PolyStream<'a> {
+    /// A stream at step 0 after a primer whose last step listed `before`.
+    fn new(before: [bool; 128], velocity: u8, mask: PitchMask, melody: &'a [StepNote]) -> Self {
+        Self {
+            decoder: poly::StepDecoder::new(0, velocity),
+            before,
+            lowest: None,
+            mask,
+            melody,
+            melody_done: false,
+        }
+    }
+
     /// The melody note sounding at the current step (the highest of several).
     fn melody_note(&self) -> Option<&StepNote> {
+        let step = self.decoder.step();
         self.melody
             .iter()
-            .filter(|n| n.start_step <= self.step && self.step < n.end_step.max(n.start_step + 1))
+            .filter(|n| n.start_step <= step && step < n.end_step.max(n.start_step + 1))
             .max_by_key(|n| n.pitch)
     }
 }
 
 impl Stream for PolyStream<'_> {
     fn allows(&self, class: usize) -> bool {
+        let listed = self.decoder.listed();
         match poly::PolyEvent::from_index(class) {
             Some(poly::PolyEvent::StepEnd) => true,
             Some(poly::PolyEvent::NewNote(p)) => {
                 let p = usize::from(p);
-                !self.listed[p]
+                !listed[p]
                     && self.lowest.is_none_or(|low| p < usize::from(low))
                     && self.mask.allows(p as u8)
             }
             Some(poly::PolyEvent::ContinuedNote(p)) => {
                 let p = usize::from(p);
-                self.before[p]
-                    && !self.listed[p]
-                    && self.lowest.is_none_or(|low| p < usize::from(low))
+                self.before[p] && !listed[p] && self.lowest.is_none_or(|low| p < usize::from(low))
             }
             _ => false,
         }
@@ -143,64 +149,41 @@ impl Stream for PolyStream<'_> {
         self.melody_done = true;
         let note = self.melody_note()?;
         let p = usize::from(note.pitch.min(127));
-        Some(if note.start_step == self.step || !self.before[p] {
-            poly::NEW_NOTE_OFFSET + p
-        } else {
-            poly::CONTINUED_NOTE_OFFSET + p
-        })
+        Some(
+            if note.start_step == self.decoder.step() || !self.before[p] {
+                poly::NEW_NOTE_OFFSET + p
+            } else {
+                poly::CONTINUED_NOTE_OFFSET + p
+            },
+        )
     }
 
     fn push(&mut self, event: usize, notes: &mut Vec<StepNote>) {
-        match poly::PolyEvent::from_index(event) {
-            Some(poly::PolyEvent::StepEnd) => {
-                for (p, slot) in self.open.iter_mut().enumerate() {
-                    if !self.listed[p]
-                        && let Some(start) = slot.take()
-                    {
-                        notes.push(StepNote::new(p as u8, self.velocity, start, self.step));
-                    }
-                }
-                self.before = self.listed;
-                self.listed = [false; 128];
+        let Some(event) = poly::PolyEvent::from_index(event) else {
+            return;
+        };
+        match event {
+            poly::PolyEvent::StepEnd => {
+                self.before = *self.decoder.listed();
                 self.lowest = None;
                 self.melody_done = false;
-                self.step += 1;
             }
-            Some(ev @ (poly::PolyEvent::NewNote(p) | poly::PolyEvent::ContinuedNote(p))) => {
-                let i = usize::from(p);
-                if self.listed[i] {
-                    return;
-                }
-                self.listed[i] = true;
+            poly::PolyEvent::NewNote(p) | poly::PolyEvent::ContinuedNote(p)
+                if !self.decoder.listed()[usize::from(p)] =>
+            {
                 self.lowest = Some(self.lowest.map_or(p, |low| low.min(p)));
-                match (self.open[i], ev) {
-                    (Some(start), poly::PolyEvent::NewNote(_)) => {
-                        notes.push(StepNote::new(p, self.velocity, start, self.step));
-                        self.open[i] = Some(self.step);
-                    }
-                    (None, _) => self.open[i] = Some(self.step),
-                    _ => {}
-                }
             }
             _ => {}
         }
+        self.decoder.push(event, notes);
     }
 
     fn clock(&self) -> i64 {
-        self.step
+        self.decoder.step()
     }
 
     fn finish(&mut self, end_step: i64, notes: &mut Vec<StepNote>) {
-        for (p, slot) in self.open.iter_mut().enumerate() {
-            if let Some(start) = slot.take() {
-                notes.push(StepNote::new(
-                    p as u8,
-                    self.velocity,
-                    start,
-                    end_step.max(start + 1),
-                ));
-            }
-        }
+        self.decoder.finish_at(end_step, notes);
     }
 }
 
@@ -347,17 +330,7 @@ impl Generator for StreamGenerator {
         let (primer, mut stream): (Vec<usize>, Box<dyn Stream + '_>) = match self.kind {
             EventKind::Polyphony => {
                 let (events, before) = polyphony_primer(request.primer, request.primer_steps);
-                let stream = PolyStream {
-                    step: 0,
-                    listed: [false; 128],
-                    before,
-                    lowest: None,
-                    open: [None; 128],
-                    velocity: request.velocity,
-                    mask,
-                    melody: request.melody,
-                    melody_done: false,
-                };
+                let stream = PolyStream::new(before, request.velocity, mask, request.melody);
                 (events, Box::new(stream))
             }
             EventKind::Performance => {
@@ -457,17 +430,7 @@ mod tests {
     fn given_a_polyphony_step_when_events_are_offered_then_only_lower_unlisted_pitches_follow() {
         let mut before = [false; 128];
         before[62] = true;
-        let mut s = PolyStream {
-            step: 0,
-            listed: [false; 128],
-            before,
-            lowest: None,
-            open: [None; 128],
-            velocity: 90,
-            mask: PitchMask::ALL,
-            melody: &[],
-            melody_done: false,
-        };
+        let mut s = PolyStream::new(before, 90, PitchMask::ALL, &[]);
         assert!(!s.allows(poly::START) && !s.allows(poly::END));
         assert!(s.allows(poly::CONTINUED_NOTE_OFFSET + 62));
         assert!(!s.allows(poly::CONTINUED_NOTE_OFFSET + 61));
@@ -484,17 +447,7 @@ mod tests {
     #[test]
     fn given_a_melody_when_harmonising_then_its_note_leads_every_step() {
         let melody = [StepNote::new(72, 100, 0, 2)];
-        let mut s = PolyStream {
-            step: 0,
-            listed: [false; 128],
-            before: [false; 128],
-            lowest: None,
-            open: [None; 128],
-            velocity: 90,
-            mask: PitchMask::ALL,
-            melody: &melody,
-            melody_done: false,
-        };
+        let mut s = PolyStream::new([false; 128], 90, PitchMask::ALL, &melody);
         let mut notes = Vec::new();
         assert_eq!(s.forced(), Some(poly::NEW_NOTE_OFFSET + 72));
         s.push(poly::NEW_NOTE_OFFSET + 72, &mut notes);
