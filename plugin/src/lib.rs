@@ -12,12 +12,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use antiphon_engine::{AudioSettings, HostTransport, Instance, ModelChoice, Shared, WorkerConfig};
+use antiphon_engine::{
+    AudioSettings, HostTransport, InputEvent, Instance, ModelChoice, Shared, WorkerConfig,
+};
 use antiphon_models::runtime;
 use nice_plug::prelude::*;
 
 use crate::events::{Incoming, classify, to_note_event};
-use crate::params::AntiphonParams;
+use crate::params::{AnswerStartParam, AntiphonParams};
 
 /// Environment variable naming a `.onnx` model to load when the project has none chosen.
 pub const MODEL_ENV: &str = "ANTIPHON_MODEL";
@@ -37,6 +39,9 @@ pub struct Antiphon {
     sample_rate_hz: f32,
     /// Non-note MIDI events of this block to pass on; capacity fixed.
     passthrough: Vec<PluginNoteEvent<Self>>,
+    /// The momentary control parameters as seen in the last block (a control acts when its
+    /// parameter switches on).
+    controls_on: [bool; 4],
 }
 
 impl Default for Antiphon {
@@ -47,6 +52,7 @@ impl Default for Antiphon {
             instance: None,
             sample_rate_hz: 48_000.0,
             passthrough: Vec::with_capacity(PASSTHROUGH_CAPACITY),
+            controls_on: [false; 4],
         }
     }
 }
@@ -90,6 +96,19 @@ impl Antiphon {
             .store(p.max_call_bars.value().max(1) as u32, Ordering::Relaxed);
         s.harmonize.store(p.harmonize.value(), Ordering::Relaxed);
         s.threshold.store(p.threshold.value(), Ordering::Relaxed);
+        s.set_mode(p.mode.value().mode());
+        s.trade_bars
+            .store(p.trade_bars.value().max(1) as u32, Ordering::Relaxed);
+        s.loop_answer
+            .store(p.loop_answer.value(), Ordering::Relaxed);
+        s.min_call_beats
+            .store(p.min_call_beats.value().max(0.0), Ordering::Relaxed);
+        s.answer_on_beat.store(
+            p.answer_start.value() == AnswerStartParam::Beat,
+            Ordering::Relaxed,
+        );
+        s.seed
+            .store(p.seed.value().max(0) as u64, Ordering::Relaxed);
     }
 
     /// The settings the audio side needs for this block.
@@ -215,11 +234,21 @@ impl Plugin for Antiphon {
             return ProcessStatus::Normal;
         };
 
+        // Momentary controls act at the block's start when their parameter switches on.
+        let mut switched_on = [None; 4];
+        for (i, (param, control)) in self.params.control_params().into_iter().enumerate() {
+            let on = param.value();
+            if on && !self.controls_on[i] {
+                switched_on[i] = Some(InputEvent::Control { offset: 0, control });
+            }
+            self.controls_on[i] = on;
+        }
         let passthrough = &mut self.passthrough;
         passthrough.clear();
         let pass_others = settings.midi_thru || settings.bypassed;
-        let input =
-            std::iter::from_fn(|| context.next_event()).filter_map(|event| match classify(event) {
+        let controls = switched_on.into_iter().flatten();
+        let input = controls.chain(std::iter::from_fn(|| context.next_event()).filter_map(
+            |event| match classify(event) {
                 Incoming::Note(note) => Some(note),
                 Incoming::Other(other) => {
                     if pass_others && passthrough.len() < PASSTHROUGH_CAPACITY {
@@ -228,7 +257,8 @@ impl Plugin for Antiphon {
                     None
                 }
                 Incoming::Ignore => None,
-            });
+            },
+        ));
         let block =
             instance
                 .audio

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, RwLock};
 
-use antiphon_engine::{ChordInput, ModelPick};
+use antiphon_engine::{ChordInput, JamControl, JamMode, ModelPick};
 use antiphon_models::generate::mask::SCALE_NAMES;
 use antiphon_models::notes::{self, PITCH_CLASS_NAMES, parse_pitch_class};
 use antiphon_models::{BeamSettings, PitchMask, Scale};
@@ -172,6 +172,52 @@ pub enum ChordSourceParam {
     ChordChannel,
 }
 
+/// The Mode parameter: how Antiphon plays along.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeParam {
+    /// Call and response: the player's call, then Antiphon's answer.
+    #[id = "call_response"]
+    #[name = "Call and Response"]
+    CallResponse,
+    /// Fixed turns of Trade Bars: the player, then Antiphon.
+    #[id = "trade"]
+    #[name = "Trade"]
+    Trade,
+    /// Antiphon plays continuously, re-seeded by what the player plays.
+    #[id = "accompany"]
+    #[name = "Accompany"]
+    Accompany,
+    /// One continuation of the last phrase on the Continue control.
+    #[id = "continue"]
+    #[name = "Continue"]
+    Continue,
+}
+
+impl ModeParam {
+    /// The engine's mode for this choice.
+    pub fn mode(self) -> JamMode {
+        match self {
+            Self::CallResponse => JamMode::CallResponse,
+            Self::Trade => JamMode::Trade,
+            Self::Accompany => JamMode::Accompany,
+            Self::Continue => JamMode::Continue,
+        }
+    }
+}
+
+/// The Answer Start parameter: where an answer begins after the call.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerStartParam {
+    /// On the next bar line.
+    #[id = "bar"]
+    #[name = "Next Bar"]
+    Bar,
+    /// On the next beat.
+    #[id = "beat"]
+    #[name = "Next Beat"]
+    Beat,
+}
+
 /// The name of MIDI key `key`, C4 = 60 (C-1 = 0, G9 = 127).
 pub fn note_name(key: i32) -> String {
     notes::note_name(key.clamp(0, 127) as u8)
@@ -271,6 +317,36 @@ pub struct AntiphonParams {
     /// parameter).
     #[persist = "model_path"]
     pub model_path: Arc<RwLock<String>>,
+    /// How Antiphon plays along.
+    #[id = "mode"]
+    pub mode: EnumParam<ModeParam>,
+    /// Trade: bars in each turn.
+    #[id = "trade_bars"]
+    pub trade_bars: IntParam,
+    /// Call and response: the answer repeats until the player plays again.
+    #[id = "loop_answer"]
+    pub loop_answer: BoolParam,
+    /// Silence does not end a call shorter than this, in beats.
+    #[id = "min_call_beats"]
+    pub min_call_beats: FloatParam,
+    /// Where an answer begins: the next bar line or the next beat.
+    #[id = "answer_start"]
+    pub answer_start: EnumParam<AnswerStartParam>,
+    /// Seed of the answers' randomness (0: fresh each time); a seed makes renders repeat.
+    #[id = "seed"]
+    pub seed: IntParam,
+    /// Momentary: ends the call in progress (acts when switched on).
+    #[id = "end_call"]
+    pub end_call: BoolParam,
+    /// Momentary: answers again, seeded by the last answer.
+    #[id = "mutate"]
+    pub mutate: BoolParam,
+    /// Momentary: one continuation of the last phrase.
+    #[id = "continue"]
+    pub continue_now: BoolParam,
+    /// Momentary: every note off, and the jam starts over.
+    #[id = "panic"]
+    pub panic: BoolParam,
 }
 
 impl AntiphonParams {
@@ -295,6 +371,16 @@ impl AntiphonParams {
             Some(scale) => mask.with_scale(scale),
             None => mask,
         }
+    }
+
+    /// The momentary controls' parameters, in the order of [`JamControl::ALL`].
+    pub fn control_params(&self) -> [(&BoolParam, JamControl); 4] {
+        [
+            (&self.end_call, JamControl::EndCall),
+            (&self.mutate, JamControl::Mutate),
+            (&self.continue_now, JamControl::Continue),
+            (&self.panic, JamControl::Panic),
+        ]
     }
 
     /// Where an Improv model's chords come from.
@@ -394,6 +480,33 @@ impl Default for AntiphonParams {
             harmonize: BoolParam::new("Harmonize", false),
             threshold: BoolParam::new("Threshold Sampling", false),
             model_path: Arc::new(RwLock::new(String::new())),
+            mode: EnumParam::new("Mode", ModeParam::CallResponse),
+            trade_bars: IntParam::new("Trade Bars", 2, IntRange::Linear { min: 1, max: 16 })
+                .with_unit(" bars"),
+            loop_answer: BoolParam::new("Loop Answer", false),
+            min_call_beats: FloatParam::new(
+                "Min Call Length",
+                0.0,
+                FloatRange::Linear {
+                    min: 0.0,
+                    max: 32.0,
+                },
+            )
+            .with_step_size(0.25)
+            .with_unit(" beats"),
+            answer_start: EnumParam::new("Answer Start", AnswerStartParam::Bar),
+            seed: IntParam::new(
+                "Seed",
+                0,
+                IntRange::Linear {
+                    min: 0,
+                    max: 1_000_000,
+                },
+            ),
+            end_call: BoolParam::new("End Call", false),
+            mutate: BoolParam::new("Mutate", false),
+            continue_now: BoolParam::new("Continue", false),
+            panic: BoolParam::new("Panic", false),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use crate::chords::{ChordInput, ChordKeys};
 use crate::clock::{BlockTime, HostTransport, MusicalClock};
 use crate::input_log::InputLog;
+use crate::mode::JamControl;
 use crate::output::{Output, OutputEvent, Owner};
 use crate::player::{AnswerPlayer, Due};
 use crate::queues::{
@@ -50,6 +51,13 @@ pub enum InputEvent {
         /// MIDI channel, 0..=15.
         channel: u8,
     },
+    /// A momentary jam control (from a parameter, a learned CC or the editor).
+    Control {
+        /// Sample offset inside the block.
+        offset: u32,
+        /// Which control.
+        control: JamControl,
+    },
 }
 
 impl InputEvent {
@@ -73,6 +81,7 @@ impl InputEvent {
                 key,
             },
             Self::AllNotesOff { channel, .. } => Self::AllNotesOff { offset, channel },
+            Self::Control { control, .. } => Self::Control { offset, control },
         }
     }
 
@@ -81,7 +90,8 @@ impl InputEvent {
         match *self {
             Self::NoteOn { offset, .. }
             | Self::NoteOff { offset, .. }
-            | Self::AllNotesOff { offset, .. } => offset,
+            | Self::AllNotesOff { offset, .. }
+            | Self::Control { offset, .. } => offset,
         }
     }
 }
@@ -434,6 +444,28 @@ impl AudioEngine {
                 self.output.release_channel(offset, Owner::Thru, channel);
                 self.restart(offset);
             }
+            InputEvent::Control { offset, control } => self.on_control(offset, control, beats),
+        }
+    }
+
+    /// A momentary control at `beats`. Panic ends every note at once (thru notes too) and starts
+    /// over; the others go to the worker in order with the notes.
+    fn on_control(&mut self, offset: u32, control: JamControl, beats: f64) {
+        match control {
+            JamControl::Panic => {
+                self.output.release(offset, Owner::Thru);
+                self.restart(offset);
+            }
+            JamControl::EndCall | JamControl::Mutate | JamControl::Continue => {
+                self.capture(
+                    NoteKind::Control,
+                    0,
+                    control as u8,
+                    0,
+                    beats,
+                    NoteRole::Control,
+                );
+            }
         }
     }
 
@@ -464,6 +496,12 @@ impl AudioEngine {
             InputEvent::AllNotesOff { offset, channel } => {
                 self.output.release_channel(offset, Owner::Thru, channel);
             }
+            // Bypassed, a control does nothing but Panic.
+            InputEvent::Control {
+                offset,
+                control: JamControl::Panic,
+            } => self.output.release(offset, Owner::Thru),
+            InputEvent::Control { .. } => {}
         }
     }
 

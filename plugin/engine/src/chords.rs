@@ -208,16 +208,14 @@ impl ChordTimeline {
     /// Follows a captured chord note (events of other roles are ignored). A
     /// [`NoteRole::ChordChange`] records the chord recognised from the keys then held.
     pub fn apply(&mut self, event: &CaptureEvent) {
-        if event.role == NoteRole::Melody {
-            return;
-        }
-        match event.kind {
-            NoteKind::On => {
+        match (event.role, event.kind) {
+            (NoteRole::Chord | NoteRole::ChordChange, NoteKind::On) => {
                 self.keys.press(event.channel, event.key);
             }
-            NoteKind::Off => {
+            (NoteRole::Chord | NoteRole::ChordChange, NoteKind::Off) => {
                 self.keys.release(event.channel, event.key);
             }
+            _ => return,
         }
         if event.role == NoteRole::ChordChange {
             if self.history.len() >= HISTORY_LIMIT {

@@ -190,6 +190,7 @@ impl PhraseDetector {
                     self.last_off_beats = event.beats;
                 }
             }
+            NoteKind::Control => {}
         }
         finished
     }

@@ -16,6 +16,8 @@ pub enum NoteKind {
     On,
     /// A key went up.
     Off,
+    /// A momentary control ([`crate::mode::JamControl`] as `u8` in the event's `key`).
+    Control,
 }
 
 /// What a captured note is to the jam.
@@ -27,6 +29,8 @@ pub enum NoteRole {
     Chord,
     /// A chord note that changes the held chord (see [`crate::chords::ChordSignature`]).
     ChordChange,
+    /// Not a note: a momentary control (kind [`NoteKind::Control`]).
+    Control,
 }
 
 /// A note event the player played, stamped in beats.

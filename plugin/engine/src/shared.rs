@@ -10,6 +10,7 @@ use atomic_float::{AtomicF32, AtomicF64};
 
 use crate::choice::ModelPick;
 use crate::chords::ChordInput;
+use crate::mode::JamMode;
 
 /// What the worker is doing, for the editor and the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,20 @@ pub struct Settings {
     /// Pianoroll models choose each key by the 0.5 threshold (Magenta's sampling) instead of
     /// drawing it at the temperature.
     pub threshold: AtomicBool,
+    /// The jam mode, a [`JamMode`] as `u8`; the worker follows changes at once.
+    pub mode: AtomicU8,
+    /// Trade: bars in each turn (the player's, then Antiphon's), ≥ 1.
+    pub trade_bars: AtomicU32,
+    /// Call and response: the answer repeats until the player plays again.
+    pub loop_answer: AtomicBool,
+    /// Silence does not end a call shorter than this, in beats (≥ 0; the maximum length and
+    /// End Call still do).
+    pub min_call_beats: AtomicF32,
+    /// Answers start on the next beat instead of the next bar line.
+    pub answer_on_beat: AtomicBool,
+    /// Seed for answers (0: a fresh random seed). With a seed, the n-th answer after a timeline
+    /// jump is always drawn from the same random numbers, so an offline render repeats.
+    pub seed: AtomicU64,
 }
 
 impl Settings {
@@ -151,6 +166,16 @@ impl Settings {
         ModelPick::from_u8(self.model_pick.load(Ordering::Relaxed))
     }
 
+    /// The jam mode.
+    pub fn mode(&self) -> JamMode {
+        JamMode::from_u8(self.mode.load(Ordering::Relaxed))
+    }
+
+    /// Sets the jam mode.
+    pub fn set_mode(&self, mode: JamMode) {
+        self.mode.store(mode as u8, Ordering::Relaxed);
+    }
+
     /// Publishes the player's model pick.
     pub fn set_model_pick(&self, pick: ModelPick) {
         self.model_pick.store(pick as u8, Ordering::Relaxed);
@@ -177,6 +202,12 @@ impl Default for Settings {
             chord_input: AtomicU32::new(ChordInput::DEFAULT.pack()),
             harmonize: AtomicBool::new(false),
             threshold: AtomicBool::new(false),
+            mode: AtomicU8::new(JamMode::CallResponse as u8),
+            trade_bars: AtomicU32::new(2),
+            loop_answer: AtomicBool::new(false),
+            min_call_beats: AtomicF32::new(0.0),
+            answer_on_beat: AtomicBool::new(false),
+            seed: AtomicU64::new(0),
         }
     }
 }

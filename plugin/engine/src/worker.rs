@@ -472,6 +472,9 @@ impl Worker {
                 }
                 self.relevant = self.detector.seen();
             }
+            NoteRole::Control => {
+                self.detector.mark_seen(event.seq);
+            }
             NoteRole::Chord | NoteRole::ChordChange => {
                 // Chord notes are not part of a call, but a call may have ended before one.
                 if let Some(call) = self.detector.poll(event.beats, limits) {
@@ -753,7 +756,7 @@ impl Worker {
             let overtaken = capture.peek().is_some_and(|e| match e.role {
                 NoteRole::Melody => job.speculative && e.beats < header.call_end_beats,
                 NoteRole::ChordChange => voids_answer(e.beats, header.start_beats),
-                NoteRole::Chord => false,
+                NoteRole::Chord | NoteRole::Control => false,
             });
             let jumped = shared.epoch.load(Ordering::Relaxed) != header.epoch;
             if overtaken || jumped || outbox.len() > OUTBOX_LIMIT {
