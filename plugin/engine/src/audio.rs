@@ -457,6 +457,10 @@ impl AudioEngine {
                 self.restart(offset);
             }
             JamControl::EndCall | JamControl::Mutate | JamControl::Continue => {
+                if control == JamControl::EndCall {
+                    // The call ends here: an answer planned for a later end no longer stands.
+                    self.player.cancel_calls_ending_after(beats);
+                }
                 self.capture(
                     NoteKind::Control,
                     0,
