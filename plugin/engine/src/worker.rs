@@ -355,6 +355,7 @@ impl Worker {
                 || self.loading.is_some()
                 || self.swap.is_some()
                 || matches!(self.mode, JamMode::Trade | JamMode::Accompany)
+                || self.repeats.is_some()
                 || (self.uses_chords() && !self.finals.is_empty());
             let wait = if busy { BUSY_POLL } else { IDLE_POLL };
             match self.inbox.recv_timeout(wait) {
