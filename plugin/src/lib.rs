@@ -120,6 +120,11 @@ impl Antiphon {
             interrupt: p.interrupt.value(),
             bypassed: p.bypass.value(),
             fallback_tempo_bpm: f64::from(p.tempo.value()),
+            listen_channel: match p.listen_channel.value() {
+                c @ 1..=16 => Some((c - 1) as u8),
+                _ => None,
+            },
+            continue_key: u8::try_from(p.continue_key.value()).ok(),
         }
     }
 }

@@ -282,3 +282,36 @@ fn given_a_seed_when_the_same_jam_is_played_twice_then_the_answers_are_the_same(
     assert!(!a.is_empty());
     assert_eq!(a, b);
 }
+
+#[test]
+fn given_a_continue_key_when_it_is_pressed_then_it_acts_as_continue_and_does_not_sound() {
+    let mut jam = jam_in(JamMode::Continue, |_| {});
+    jam.settings.continue_key = Some(36);
+    jam.call(4.0);
+    jam.note(36, 16.5, 17.0);
+    jam.run_synced_to(25.0);
+    let notes = answer_beats(&jam);
+    assert!(!notes.is_empty(), "the key brought no continuation");
+    assert!(notes.iter().all(|&(on, _, _)| on >= 20.0), "{notes:?}");
+    assert!(
+        jam.on_channel(0).iter().all(|h| h.key != 36),
+        "the Continue key sounded"
+    );
+}
+
+#[test]
+fn given_a_listen_channel_when_the_player_plays_on_another_then_it_passes_through_unanswered() {
+    let mut jam = jam_in(JamMode::CallResponse, |_| {});
+    jam.settings.listen_channel = Some(5);
+    jam.call(4.0);
+    jam.run_synced_to(17.0);
+    assert!(
+        answer_beats(&jam).is_empty(),
+        "answered a channel not listened to"
+    );
+    assert_eq!(
+        jam.on_channel(0).len(),
+        8,
+        "the call passes through, ons and offs"
+    );
+}
