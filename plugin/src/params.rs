@@ -354,6 +354,9 @@ pub struct AntiphonParams {
     /// A key that acts as the Continue control instead of sounding (-1: none).
     #[id = "continue_key"]
     pub continue_key: IntParam,
+    /// How many notes answers play, -100 %..+100 % around the model's own (0).
+    #[id = "density"]
+    pub density: FloatParam,
 }
 
 impl AntiphonParams {
@@ -534,6 +537,17 @@ impl Default for AntiphonParams {
                     text.parse().ok().filter(|c| (0..=16).contains(c))
                 }
             })),
+            density: FloatParam::new(
+                "Density",
+                0.0,
+                FloatRange::Linear {
+                    min: -1.0,
+                    max: 1.0,
+                },
+            )
+            .with_unit(" %")
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage()),
             continue_key: IntParam::new("Continue Key", -1, IntRange::Linear { min: -1, max: 127 })
                 .with_value_to_string(Arc::new(|key| {
                     if key < 0 {

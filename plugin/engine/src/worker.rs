@@ -1202,6 +1202,7 @@ impl Worker {
             chords: job.chords,
             melody,
             threshold: settings.threshold.load(Ordering::Relaxed),
+            density_nats: settings.density_nats.load(Ordering::Relaxed),
             ..GenerateRequest::new(primer, primer_steps, job.steps)
         };
         // Drum models answer on the GM drum channel, the others on the output channel setting.
