@@ -2,7 +2,8 @@
 //!
 //! `antiphon answer` plays a call into the jam engine — the plugin's own engine and worker, run
 //! offline — and prints and saves the answer. `antiphon generate` continues a primer for a
-//! length in seconds (the seed workflow) and saves it as MIDI.
+//! length in seconds or bars (the seed workflow) and saves it as MIDI, as a piano-roll PNG and,
+//! with a General MIDI SoundFont, as a WAV.
 
 mod answer;
 mod generate;
@@ -48,8 +49,8 @@ struct Cli {
 enum Command {
     /// Play a call into the jam engine (offline, 48 kHz, 120 BPM by default) and show the answer.
     Answer(AnswerArgs),
-    /// Continue a primer offline to a length in seconds and write it as MIDI (by default the
-    /// seed workflow: Magenta's primer, Polyphony RNN, 75 QPM, 180 s).
+    /// Continue a primer offline and write it as MIDI, a piano-roll PNG and (with --wav) a WAV
+    /// (by default the seed workflow: Magenta's primer, Polyphony RNN, 75 QPM, 180 s).
     Generate(GenerateArgs),
 }
 

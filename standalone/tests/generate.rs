@@ -168,6 +168,12 @@ fn the_seed_example_from_only_an_output_path_writes_the_notebook_piece_and_its_p
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("polyphony_bach"), "{stdout}");
+    // No progress bar when stderr is not a terminal.
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 
     let picture = Picture::read(&dir.join("seed.png"));
     assert_eq!(
