@@ -265,6 +265,29 @@ fn a_midi_file_primer_is_continued_at_its_own_tempo() {
 }
 
 #[test]
+fn a_drum_model_puts_primer_and_continuation_on_channel_10() {
+    let dir = scratch("drums");
+    let output = generate(
+        &dir,
+        &[
+            "--model",
+            "drums_kit",
+            "--primer",
+            "36@0-0.25 42@0.5-0.75 38@1-1.25 42@1.5-1.75",
+            "--bars",
+            "4",
+            "--seed",
+            "6",
+            "drums.mid",
+        ],
+    );
+    assert_success(&output);
+    let midi = midi_file::read(&dir.join("drums.mid")).unwrap();
+    assert!(midi.notes.len() > 4);
+    assert!(midi.notes.iter().all(|n| n.channel == 9), "{:?}", midi.notes);
+}
+
+#[test]
 fn beam_options_and_density_reach_the_model() {
     let dir = scratch("beam");
     let beam = generate(
