@@ -284,7 +284,11 @@ fn a_drum_model_puts_primer_and_continuation_on_channel_10() {
     assert_success(&output);
     let midi = midi_file::read(&dir.join("drums.mid")).unwrap();
     assert!(midi.notes.len() > 4);
-    assert!(midi.notes.iter().all(|n| n.channel == 9), "{:?}", midi.notes);
+    assert!(
+        midi.notes.iter().all(|n| n.channel == 9),
+        "{:?}",
+        midi.notes
+    );
 }
 
 #[test]
