@@ -9,6 +9,8 @@ pub mod driver;
 pub mod follow;
 pub mod input;
 pub mod ports;
+#[cfg(target_os = "linux")]
+pub mod synth;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -18,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use antiphon_engine::{AudioSettings, JamMode, ModelChoice, Shared, WorkerConfig, WorkerStatus};
 use midir::{MidiInputConnection, MidiOutputConnection};
+
+use self::driver::Sink;
 use ringbuf::HeapProd;
 
 use self::driver::{Driver, DriverConfig, DriverStatus};
@@ -71,6 +75,8 @@ pub struct JamJob {
     pub out_channel: u8,
     /// Pass the player's notes through to the output.
     pub thru: bool,
+    /// Play through the built-in synth with this SoundFont instead of a MIDI output.
+    pub soundfont: Option<PathBuf>,
 }
 
 /// Runs the jam until Ctrl-C; every sounding note ends before it returns.
@@ -86,6 +92,11 @@ pub fn run(job: &JamJob) -> Result<(), String> {
             job.tempo_bpm
         ));
     }
+    if job.soundfont.is_some() && (job.out_port.is_some() || job.clock_out) {
+        return Err(String::from(
+            "--soundfont plays through the built-in synth: leave out --out and --clock-out",
+        ));
+    }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -97,7 +108,13 @@ pub fn run(job: &JamJob) -> Result<(), String> {
     let origin = Instant::now();
     let (ring_in, ring_out) = input::ring();
     let (in_conn, in_name) = open_input(job, origin, ring_in)?;
-    let (out_conn, out_name) = open_output(job)?;
+    let (sink, out_name) = match &job.soundfont {
+        Some(path) => open_synth(path, &job.client_name)?,
+        None => {
+            let (conn, name) = open_output(job)?;
+            (Sink::Midi(conn), name)
+        }
+    };
 
     let shared = Arc::new(Shared::default());
     let s = &shared.settings;
@@ -167,7 +184,7 @@ pub fn run(job: &JamJob) -> Result<(), String> {
     let driver = Driver::new(
         audio,
         ring_out,
-        out_conn,
+        sink,
         settings,
         driver_config,
         stop.clone(),
@@ -187,12 +204,10 @@ pub fn run(job: &JamJob) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     stop.store(true, Ordering::Release);
-    let out_conn = thread
+    let sink = thread
         .join()
         .map_err(|_| String::from("the MIDI thread failed"))?;
-    // Let the last note-offs leave (JACK sends them in its next cycle) before closing.
-    std::thread::sleep(Duration::from_millis(50));
-    out_conn.close();
+    sink.close();
     in_conn.close();
     drop(worker);
     if show_status {
@@ -253,6 +268,25 @@ fn open_input(
         .connect(&port, "in", callback, ring)
         .map_err(|e| format!("cannot open MIDI input {}: {e}", names[index]))?;
     Ok((conn, names[index].clone()))
+}
+
+/// Starts the built-in synth with the SoundFont at `path`, on JACK audio.
+#[cfg(target_os = "linux")]
+fn open_synth(path: &std::path::Path, client_name: &str) -> Result<(Sink, String), String> {
+    let client = format!("{client_name}-synth");
+    let synth = synth::SynthSink::start(path, &client)?;
+    Ok((
+        Sink::Synth(synth),
+        format!("the built-in synth ({client}:left/right)"),
+    ))
+}
+
+/// The built-in synth needs JACK, which this build does not use.
+#[cfg(not(target_os = "linux"))]
+fn open_synth(_path: &std::path::Path, _client_name: &str) -> Result<(Sink, String), String> {
+    Err(String::from(
+        "the built-in synth runs on JACK (Linux) only here: send to a synth with --out",
+    ))
 }
 
 /// Opens the output side: the named port, a virtual port, or the first port.
@@ -358,6 +392,7 @@ pub fn run_args(args: crate::JamArgs) -> Result<(), String> {
         listen_channel: args.channel.map(|c| c - 1),
         out_channel: args.out_channel - 1,
         thru: !args.no_thru,
+        soundfont: args.soundfont,
     };
     run(&job)
 }

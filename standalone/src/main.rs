@@ -107,6 +107,10 @@ struct JamArgs {
     /// Do not pass the player's notes through to the output.
     #[arg(long)]
     no_thru: bool,
+    /// Play through the built-in General MIDI synth with this SoundFont (.sf2), on JACK audio,
+    /// instead of a MIDI output (Debian: timgm6mb-soundfont, fluid-soundfont-gm).
+    #[arg(long, value_name = "SF2")]
+    soundfont: Option<PathBuf>,
 }
 
 /// Arguments of `antiphon generate`.

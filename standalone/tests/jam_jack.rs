@@ -7,7 +7,9 @@
 //! grid of the clock, the answer starts at or after the bar line after the call, and after
 //! SIGINT every note-on has had its note-off.
 //!
-//! jackd missing is a failure, not a skip, unless `ANTIPHON_SKIP_JACK=1` says otherwise.
+//! jackd missing is a failure, not a skip, unless `ANTIPHON_SKIP_JACK=1` says otherwise (the
+//! same for the SoundFont of the synth test, `ANTIPHON_SOUNDFONT` or Debian's TimGM6mb).
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -658,4 +660,83 @@ fn jam_errors_are_one_line_and_a_nonzero_exit() {
     assert!(no_model.contains("unknown model"), "{no_model}");
     let bad_mode = run(&jack.name, &["--virtual", "--mode", "solo"]);
     assert!(bad_mode.contains("unknown mode"), "{bad_mode}");
+    let no_font = run(
+        &jack.name,
+        &["--virtual", "--soundfont", "/no/such/font.sf2"],
+    );
+    assert!(no_font.contains("no SoundFont at"), "{no_font}");
+}
+
+#[test]
+fn jam_plays_through_the_built_in_synth_on_jack_audio() {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let soundfont = std::env::var("ANTIPHON_SOUNDFONT")
+        .unwrap_or_else(|_| String::from("/usr/share/sounds/sf2/TimGM6mb.sf2"));
+    if !std::path::Path::new(&soundfont).exists() {
+        if std::env::var("ANTIPHON_SKIP_JACK").as_deref() == Ok("1") {
+            eprintln!("skipped: no SoundFont at {soundfont} and ANTIPHON_SKIP_JACK=1");
+            return;
+        }
+        panic!("no SoundFont at {soundfont}: install timgm6mb-soundfont or set ANTIPHON_SOUNDFONT");
+    }
+    let Some(jack) = Jack::start("synth", &guard) else {
+        return;
+    };
+    // An ear: a JACK client that keeps the peak level of what reaches its input.
+    let peak_bits = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (ear, _) = jack::Client::new("jamtest-ear", jack::ClientOptions::NO_START_SERVER)
+        .expect("test audio client");
+    let ear_in = ear
+        .register_port("in", jack::AudioIn::default())
+        .expect("audio port");
+    let peak = peak_bits.clone();
+    let ear = ear
+        .activate_async(
+            (),
+            jack::contrib::ClosureProcessHandler::new(move |_, scope| {
+                let level = ear_in
+                    .as_slice(scope)
+                    .iter()
+                    .fold(0.0f32, |m, x| m.max(x.abs()));
+                // Bits of non-negative floats order like the floats.
+                peak.fetch_max(level.to_bits(), Ordering::Relaxed);
+                jack::Control::Continue
+            }),
+        )
+        .expect("test audio client runs");
+    let jam = Jam::start(
+        &jack,
+        &["--virtual", "--name", "jamsynth", "--soundfont", &soundfont],
+    );
+    ear.as_client()
+        .connect_ports_by_name("jamsynth-synth:left", "jamtest-ear:in")
+        .expect("connect the synth to the ear");
+    let keys = MidiOutput::new("jamtest-keys").expect("test MIDI client");
+    let port = keys
+        .ports()
+        .into_iter()
+        .find(|p| keys.port_name(p).as_deref() == Ok("jamsynth-in:in"))
+        .expect("antiphon's virtual input");
+    let mut keys = keys.connect(&port, "keys").expect("connect to antiphon");
+    let level = |wait_ms: u64| {
+        peak_bits.store(0, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        f32::from_bits(peak_bits.load(Ordering::Relaxed))
+    };
+    let quiet = level(300);
+    assert!(
+        quiet < 1e-4,
+        "the synth sounds before any note: peak {quiet}"
+    );
+    keys.send(&[0x90, 60, 110]).expect("note on");
+    let loud = level(300);
+    assert!(
+        loud > 0.01,
+        "a held key is not heard through the synth: peak {loud}"
+    );
+    let last = jam.interrupt();
+    assert!(last.contains("every note off"), "{last}");
+    eprintln!("synth peak: {quiet} before the note, {loud} while it sounds");
+    drop(keys);
+    let _ = ear.deactivate();
 }

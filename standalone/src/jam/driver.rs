@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use antiphon_engine::{AudioEngine, AudioSettings, BlockTime, HostTransport, OutKind};
 use atomic_float::AtomicF64;
-use midir::MidiOutputConnection;
 use ringbuf::HeapCons;
 use ringbuf::traits::Consumer;
 
@@ -70,6 +69,39 @@ pub struct DriverConfig {
     pub metronome: bool,
 }
 
+/// Where the jam's MIDI goes: an output port, or the built-in synth.
+pub enum Sink {
+    /// A MIDI output port (an external synth).
+    Midi(midir::MidiOutputConnection),
+    /// The built-in General MIDI synth.
+    #[cfg(target_os = "linux")]
+    Synth(super::synth::SynthSink),
+}
+
+impl Sink {
+    /// Sends one message now; `Err` when it could not go.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), ()> {
+        match self {
+            Self::Midi(conn) => conn.send(bytes).map_err(|_| ()),
+            #[cfg(target_os = "linux")]
+            Self::Synth(synth) => synth.send(bytes),
+        }
+    }
+
+    /// Closes the port (or stops the synth) once the last messages have gone out.
+    pub fn close(self) {
+        // JACK sends MIDI in its next cycle: give the last note-offs time to leave.
+        std::thread::sleep(Duration::from_millis(50));
+        match self {
+            Self::Midi(conn) => {
+                conn.close();
+            }
+            #[cfg(target_os = "linux")]
+            Self::Synth(synth) => synth.close(),
+        }
+    }
+}
+
 /// One outgoing MIDI message at a sample offset of the current block.
 #[derive(Debug, Clone, Copy)]
 struct OutMessage {
@@ -88,7 +120,7 @@ pub struct Driver {
     /// Timed input from midir's callback.
     input: HeapCons<Incoming>,
     /// Where the engine's notes go.
-    output: MidiOutputConnection,
+    output: Sink,
     /// The engine's per-block settings.
     settings: AudioSettings,
     /// Timing and extras.
@@ -121,7 +153,7 @@ impl Driver {
     pub fn new(
         engine: AudioEngine,
         input: HeapCons<Incoming>,
-        output: MidiOutputConnection,
+        output: Sink,
         settings: AudioSettings,
         config: DriverConfig,
         stop: Arc<AtomicBool>,
@@ -149,7 +181,7 @@ impl Driver {
 
     /// Runs until the stop flag is set, then ends every sounding note and returns the output
     /// connection (so it closes after the last note-off has left).
-    pub fn run(mut self) -> MidiOutputConnection {
+    pub fn run(mut self) -> Sink {
         let block_s = f64::from(self.config.block_samples) / self.config.sample_rate;
         // Drop what arrived while the model loaded: the jam starts now.
         let start_s = self.origin.elapsed().as_secs_f64();
