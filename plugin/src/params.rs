@@ -8,6 +8,8 @@ use antiphon_models::notes::{self, PITCH_CLASS_NAMES, parse_pitch_class};
 use antiphon_models::{BeamSettings, PitchMask, Scale};
 use nice_plug::prelude::*;
 
+use crate::editor::EditorState;
+
 /// The Model parameter: which kind of model answers.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelParam {
@@ -347,6 +349,9 @@ pub struct AntiphonParams {
     /// Momentary: every note off, and the jam starts over.
     #[id = "panic"]
     pub panic: BoolParam,
+    /// The editor window's size, saved with the project.
+    #[persist = "editor-state"]
+    pub editor_state: EditorState,
 }
 
 impl AntiphonParams {
@@ -507,6 +512,7 @@ impl Default for AntiphonParams {
             mutate: BoolParam::new("Mutate", false),
             continue_now: BoolParam::new("Continue", false),
             panic: BoolParam::new("Panic", false),
+            editor_state: EditorState::default(),
         }
     }
 }
