@@ -439,6 +439,14 @@ impl RollGeometry {
     }
 }
 
+/// The number of the bar that starts at `beats`, counting from bar 1 at beat 0, for bars of
+/// `bar_len_beats` with a bar line at `bar_origin_beats`.
+fn bar_number(beats: f64, bar_origin_beats: f64, bar_len_beats: f64) -> i64 {
+    let from_origin = ((beats - bar_origin_beats) / bar_len_beats).round() as i64;
+    let origin_bar = (bar_origin_beats / bar_len_beats + 1e-9).floor() as i64;
+    origin_bar + from_origin + 1
+}
+
 /// Whether `key` is a black key.
 fn is_black_key(key: u8) -> bool {
     matches!(key % 12, 1 | 3 | 6 | 8 | 10)
@@ -530,7 +538,7 @@ fn piano_roll(ui: &mut Ui, roll: &RollView, shared: &Shared) {
                 painter.text(
                     Pos2::new(x + 3.0, outer.top() + 2.0),
                     Align2::LEFT_TOP,
-                    format!("bar {}", bar_position.round() as i64 + 1),
+                    format!("bar {}", bar_number(beat, bar_origin, bar_len)),
                     small.clone(),
                     Color32::LIGHT_GRAY,
                 );
@@ -634,6 +642,16 @@ mod tests {
         );
         let refused = error_text(WorkerStatus::ModelRefused, "");
         assert!(refused.is_some_and(|t| t.contains("refused")));
+    }
+
+    #[test]
+    fn given_bar_lines_when_numbered_then_bar_one_starts_at_beat_zero() {
+        // 4/4 with the host's bar line at beat 12: beat 4 starts bar 2, beat 12 bar 4.
+        assert_eq!(bar_number(4.0, 12.0, 4.0), 2);
+        assert_eq!(bar_number(12.0, 12.0, 4.0), 4);
+        assert_eq!(bar_number(0.0, 0.0, 4.0), 1);
+        // 3/4 with a bar line at beat 6: bar 3; beat 9 starts bar 4.
+        assert_eq!(bar_number(9.0, 6.0, 3.0), 4);
     }
 
     #[test]

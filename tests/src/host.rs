@@ -875,6 +875,8 @@ pub struct PluginInstance {
     output_list: OutputEventList,
     /// Parameter changes to send with the next process call.
     pending_params: Vec<(clap_id, f64)>,
+    /// Whether the plugin's GUI was created and not yet destroyed.
+    gui_created: bool,
     /// The host; must outlive the plugin.
     host: Box<HostBox>,
     /// The library; dropped last.
@@ -957,6 +959,7 @@ impl PluginInstance {
             input_list: InputEventList::default(),
             output_list: OutputEventList::default(),
             pending_params: Vec::new(),
+            gui_created: false,
             host,
             library,
         };
@@ -1540,6 +1543,7 @@ impl PluginInstance {
             gui.create
                 .map(|f| unsafe { f(plugin, CLAP_WINDOW_API_X11.as_ptr(), false) })
         })?;
+        self.gui_created |= ok;
         if ok {
             Ok(())
         } else {
@@ -1612,6 +1616,7 @@ impl PluginInstance {
 
     /// `gui.destroy`.
     pub fn gui_destroy(&mut self) -> HostResult<()> {
+        self.gui_created = false;
         self.gui_call("destroy", |gui, plugin| {
             // SAFETY: valid plugin, on the main thread; the GUI was created.
             gui.destroy.map(|f| unsafe { f(plugin) })
@@ -1672,6 +1677,9 @@ impl PluginInstance {
 
 impl Drop for PluginInstance {
     fn drop(&mut self) {
+        if self.gui_created {
+            let _ = self.gui_destroy();
+        }
         if self.lifecycle == Lifecycle::Processing {
             let _ = self.stop_processing();
         }

@@ -99,6 +99,12 @@ pub fn resident_kib() -> Option<u64> {
     parse_vm_rss_kib(&status)
 }
 
+/// How many file descriptors this process has open (entries of `/proc/self/fd`); `None` where
+/// there is no such folder.
+pub fn open_fds() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
+}
+
 /// The `VmRSS:` figure of a `/proc/<pid>/status` text, in KiB.
 fn parse_vm_rss_kib(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -116,6 +122,8 @@ mod tests {
         assert_eq!(parse_vm_rss_kib("Name:\tx\n"), None);
         #[cfg(target_os = "linux")]
         assert!(resident_kib().is_some_and(|kib| kib > 0));
+        #[cfg(target_os = "linux")]
+        assert!(open_fds().is_some_and(|n| n >= 3));
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //!
 //! Under Xvfb (`xvfb-run -a -s "-screen 0 1280x1024x24" …`) nothing is on screen, but the server
 //! keeps every window's pixels, so [`HostWindow::capture`] reads what the editor drew.
+//!
+//! Keep one [`XServer`] connection for a whole test, as a host keeps its own: an X server resets
+//! when its last client leaves, and a client that connects during the reset is turned away
+//! (XOpenDisplay fails), which is what a test that closes every window between openings would
+//! otherwise see.
 
 use std::path::Path;
 
@@ -14,21 +19,47 @@ use x11rb::protocol::xproto::{
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
-/// A top-level X11 window the test owns; the plugin's editor becomes its child.
-pub struct HostWindow {
-    /// The connection to the X server.
+/// The host's connection to the X server of `DISPLAY`.
+pub struct XServer {
+    /// The connection.
     conn: RustConnection,
+    /// Index of the default screen.
+    screen: usize,
+}
+
+impl XServer {
+    /// Connects to the X server `DISPLAY` names.
+    pub fn connect() -> Result<Self, String> {
+        let (conn, screen) =
+            x11rb::connect(None).map_err(|e| format!("cannot connect to the X server: {e}"))?;
+        Ok(Self { conn, screen })
+    }
+
+    /// Maps a `width` × `height` top-level window titled `title`.
+    pub fn open_window(
+        &self,
+        width: u32,
+        height: u32,
+        title: &str,
+    ) -> Result<HostWindow<'_>, String> {
+        HostWindow::open(self, width, height, title)
+    }
+}
+
+/// A top-level X11 window the test owns; the plugin's editor becomes its child.
+pub struct HostWindow<'s> {
+    /// The connection to the X server.
+    conn: &'s RustConnection,
     /// Index of the screen the window is on.
     screen: usize,
     /// The window.
     window: Window,
 }
 
-impl HostWindow {
-    /// Connects to `DISPLAY` and maps a `width` × `height` window titled `title`.
-    pub fn open(width: u32, height: u32, title: &str) -> Result<Self, String> {
-        let (conn, screen) =
-            x11rb::connect(None).map_err(|e| format!("cannot connect to the X server: {e}"))?;
+impl<'s> HostWindow<'s> {
+    /// Maps a `width` × `height` window titled `title` on `server`.
+    fn open(server: &'s XServer, width: u32, height: u32, title: &str) -> Result<Self, String> {
+        let (conn, screen) = (&server.conn, server.screen);
         let window = conn
             .generate_id()
             .map_err(|e| format!("no X id for a window: {e}"))?;
@@ -61,7 +92,10 @@ impl HostWindow {
         )
         .map_err(x11_error)?;
         conn.map_window(window).map_err(x11_error)?;
-        conn.flush().map_err(x11_error)?;
+        // A round trip: the server has made the window before the plugin's own connection asks
+        // for it (the server orders no requests across connections).
+        conn.sync()
+            .map_err(|e| format!("X11 round trip after creating the window: {e}"))?;
         Ok(Self {
             conn,
             screen,
@@ -146,12 +180,12 @@ impl HostWindow {
             masks: [visual.red_mask, visual.green_mask, visual.blue_mask],
         };
         let (width, height) = (u32::from(geometry.width), u32::from(geometry.height));
-        let rgb = layout.to_rgb(&image.data, width, height)?;
+        let rgb = layout.decode_rgb(&image.data, width, height)?;
         Ok(Image { width, height, rgb })
     }
 }
 
-impl Drop for HostWindow {
+impl Drop for HostWindow<'_> {
     fn drop(&mut self) {
         let _ = self.conn.destroy_window(self.window);
         let _ = self.conn.flush();
@@ -180,7 +214,7 @@ struct PixelLayout {
 
 impl PixelLayout {
     /// The image as 8-bit RGB rows.
-    fn to_rgb(&self, data: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
+    fn decode_rgb(&self, data: &[u8], width: u32, height: u32) -> Result<Vec<u8>, String> {
         let (width, height) = (width as usize, height as usize);
         if !(1..=4).contains(&self.bytes_per_pixel) {
             return Err(format!("{} bytes per pixel", self.bytes_per_pixel));
@@ -305,9 +339,9 @@ mod tests {
             lsb_first: true,
             masks: [0xff0000, 0x00ff00, 0x0000ff],
         };
-        let rgb = layout.to_rgb(&data, 2, 2).unwrap();
+        let rgb = layout.decode_rgb(&data, 2, 2).unwrap();
         assert_eq!(rgb, vec![10, 20, 30, 0, 0, 255, 0, 255, 0, 255, 0, 0]);
-        assert!(layout.to_rgb(&data[..12], 2, 2).is_err());
+        assert!(layout.decode_rgb(&data[..12], 2, 2).is_err());
     }
 
     #[test]
