@@ -368,7 +368,9 @@ fn controls(
     ui.horizontal(|ui| {
         for ((param, control), button) in params.control_params().into_iter().zip(momentary) {
             let response = ui.add(egui::Button::new(control.as_str()).sense(Sense::click()));
-            momentary_button(param, setter, button, response.is_pointer_button_down_on());
+            // A click whose press and release fall in one frame still counts.
+            let pressed = response.is_pointer_button_down_on() || response.clicked();
+            momentary_button(param, setter, button, pressed);
         }
     });
 }

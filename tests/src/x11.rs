@@ -13,9 +13,10 @@ use std::path::Path;
 
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{
-    AtomEnum, ConnectionExt as _, CreateWindowAux, EventMask, ImageFormat, ImageOrder, PropMode,
-    Window, WindowClass,
+    AtomEnum, BUTTON_PRESS_EVENT, BUTTON_RELEASE_EVENT, ConnectionExt as _, CreateWindowAux,
+    EventMask, ImageFormat, ImageOrder, MOTION_NOTIFY_EVENT, PropMode, Window, WindowClass,
 };
+use x11rb::protocol::xtest::ConnectionExt as _;
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
@@ -115,6 +116,33 @@ impl<'s> HostWindow<'s> {
             events += 1;
         }
         events
+    }
+
+    /// Moves the pointer to (`x`, `y`) of this window and presses (`down`) or releases the
+    /// left button there, through the XTEST extension, as a person would.
+    pub fn left_button(&self, x: i16, y: i16, down: bool) -> Result<(), String> {
+        let root = self.conn.setup().roots[self.screen].root;
+        let at = self
+            .conn
+            .translate_coordinates(self.window, root, x, y)
+            .map_err(|e| format!("X11: {e}"))?
+            .reply()
+            .map_err(|e| format!("translate_coordinates: {e}"))?;
+        let x11_error = |e: x11rb::errors::ConnectionError| format!("XTEST: {e}");
+        self.conn
+            .xtest_fake_input(MOTION_NOTIFY_EVENT, 0, 0, root, at.dst_x, at.dst_y, 0)
+            .map_err(x11_error)?;
+        let kind = if down {
+            BUTTON_PRESS_EVENT
+        } else {
+            BUTTON_RELEASE_EVENT
+        };
+        self.conn
+            .xtest_fake_input(kind, 1, 0, root, at.dst_x, at.dst_y, 0)
+            .map_err(x11_error)?;
+        self.conn
+            .sync()
+            .map_err(|e| format!("X11 round trip after XTEST input: {e}"))
     }
 
     /// The window's child windows (the plugin's editor, once it is parented), bottom first.

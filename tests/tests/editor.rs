@@ -13,7 +13,7 @@
 //!
 //! Antiphon.clap (built with `assert_process_allocs`: any allocation in `process()` aborts this
 //! process) runs at 48 kHz, blocks of 512, 120 BPM from beat 0, "Output Channel" 2, "MIDI Thru"
-//! on and "Seed" 7. This host's one thread is both the main and the audio thread, so process
+//! on and "Seed" 7. The Panic button is clicked through XTEST. This host's one thread is both the main and the audio thread, so process
 //! calls go on between the GUI calls; the editor draws on its own window thread.
 
 use std::path::PathBuf;
@@ -56,6 +56,10 @@ const RENDER_LIMIT: Duration = Duration::from_secs(15);
 /// How much the resident memory may grow from the first openings to the last, in KiB (see
 /// [`one_malloc_arena`]).
 const RSS_GROWTH_LIMIT_KIB: u64 = 32 * 1024;
+/// Where the editor draws its Panic button, in the editor window's pixels (the fourth button
+/// of the row under the sliders; see `docs/editor.png`).
+const PANIC_BUTTON_XY: (i16, i16) = (245, 116);
+
 /// How many calls the test plays before it gives up on an answer with notes.
 const MAX_CALLS: usize = 5;
 
@@ -248,6 +252,37 @@ fn play_until_answered(
     panic!("no answer with notes after {MAX_CALLS} calls");
 }
 
+/// Processes blocks for `duration` of wall-clock time, pumping the host window's events.
+fn run_for(jam: &mut JamDriver<'_>, window: &HostWindow<'_>, duration: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        jam.run_block().unwrap();
+        window.pump();
+    }
+}
+
+/// Clicks the editor's Panic button (press, 100 ms, release) as a person would and checks that
+/// the host saw the Panic parameter switch on and then off again.
+fn click_panic(jam: &mut JamDriver<'_>, window: &HostWindow<'_>) {
+    let panic_id = jam.plugin().param("Panic").unwrap().id;
+    let seen = jam.param_outputs().len();
+    let (x, y) = PANIC_BUTTON_XY;
+    window.left_button(x, y, true).unwrap();
+    run_for(jam, window, Duration::from_millis(100));
+    window.left_button(x, y, false).unwrap();
+    run_for(jam, window, Duration::from_millis(600));
+    let values: Vec<f64> = jam.param_outputs()[seen..]
+        .iter()
+        .filter(|p| p.param_id == panic_id)
+        .map(|p| p.value)
+        .collect();
+    eprintln!("clicking Panic: the plugin reported Panic = {values:?}");
+    assert!(
+        values.first() == Some(&1.0) && values.last() == Some(&0.0),
+        "clicking Panic must switch it on and then off, the host saw {values:?}"
+    );
+}
+
 /// Where `ANTIPHON_SCREENSHOT` asks for the screenshot, if it does.
 fn screenshot_path() -> Option<PathBuf> {
     let path = PathBuf::from(std::env::var_os(ENV_SCREENSHOT)?);
@@ -316,6 +351,7 @@ fn the_editor_shows_the_call_and_its_answer_and_reopens_without_stalling() {
         "the editor's image has only {} colours",
         image.distinct_colours()
     );
+    click_panic(&mut jam, &window);
     let took = close_editor(&mut jam, window, &watchdog);
     eprintln!("the editor closed in {took:?}");
 
