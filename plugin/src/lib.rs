@@ -4,6 +4,7 @@
 //! what it returns; the worker thread (started in `activate`) owns the model. MIDI goes in and
 //! out; the stereo audio output stays silent so every host accepts a note effect.
 
+pub mod editor;
 pub mod events;
 pub mod params;
 
@@ -172,12 +173,19 @@ impl Plugin for Antiphon {
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
     const SAMPLE_ACCURATE_AUTOMATION: bool = false;
 
-    type Editor = ();
+    type Editor = editor::AntiphonEditor;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        Some(editor::AntiphonEditor::new(
+            self.params.clone(),
+            self.shared.clone(),
+        ))
     }
 
     fn activate(

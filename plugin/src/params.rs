@@ -8,6 +8,8 @@ use antiphon_models::notes::{self, PITCH_CLASS_NAMES, parse_pitch_class};
 use antiphon_models::{BeamSettings, PitchMask, Scale};
 use nice_plug::prelude::*;
 
+use crate::editor::EditorState;
+
 /// The Model parameter: which kind of model answers.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelParam {
@@ -357,6 +359,9 @@ pub struct AntiphonParams {
     /// How many notes answers play, -100 %..+100 % around the model's own (0).
     #[id = "density"]
     pub density: FloatParam,
+    /// The editor window's size, saved with the project.
+    #[persist = "editor-state"]
+    pub editor_state: EditorState,
 }
 
 impl AntiphonParams {
@@ -563,6 +568,7 @@ impl Default for AntiphonParams {
                         parse_note_name(text)
                     }
                 })),
+            editor_state: EditorState::default(),
         }
     }
 }

@@ -12,6 +12,13 @@
 //! When the plugin calls `request_callback`, the host calls the plugin's `on_main_thread` after
 //! the current process call returns (see [`PluginInstance::pump_main_thread`]).
 //!
+//! # GUI
+//!
+//! The host offers `clap.gui` (its callbacks are counted; it refuses to resize) and drives the
+//! plugin's `clap.gui` embedded in a window the test makes (see [`crate::x11`]): `gui_create`,
+//! `gui_set_scale`, `gui_get_size`, `gui_set_parent_x11`, `gui_show`, `gui_hide`,
+//! `gui_destroy`, all on the main thread.
+//!
 //! # Lifetimes
 //!
 //! A [`ClapLibrary`] is a counted handle on a loaded `.clap` file: the first handle for a path
@@ -30,6 +37,10 @@ use clap_sys::entry::clap_plugin_entry;
 use clap_sys::events::{clap_event_transport, clap_input_events, clap_output_events};
 use clap_sys::ext::audio_ports::{
     CLAP_EXT_AUDIO_PORTS, clap_audio_port_info, clap_host_audio_ports, clap_plugin_audio_ports,
+};
+use clap_sys::ext::gui::{
+    CLAP_EXT_GUI, CLAP_WINDOW_API_X11, clap_host_gui, clap_plugin_gui, clap_window,
+    clap_window_handle,
 };
 use clap_sys::ext::latency::{CLAP_EXT_LATENCY, clap_host_latency, clap_plugin_latency};
 use clap_sys::ext::log::{CLAP_EXT_LOG, clap_host_log, clap_log_severity};
@@ -343,6 +354,12 @@ pub struct HostCounters {
     pub audio_ports_rescan: u32,
     /// Extension ids the plugin asked the host for that this host does not offer.
     pub unknown_extension_queries: u32,
+    /// `clap_host_gui.request_resize` (refused).
+    pub gui_request_resize: u32,
+    /// `clap_host_gui.closed`.
+    pub gui_closed: u32,
+    /// The other `clap_host_gui` calls: `resize_hints_changed`, `request_show`, `request_hide`.
+    pub gui_other: u32,
 }
 
 /// The live counters behind [`HostCounters`].
@@ -372,6 +389,12 @@ struct AtomicCounters {
     audio_ports_rescan: AtomicU32,
     /// See [`HostCounters::unknown_extension_queries`].
     unknown_extension_queries: AtomicU32,
+    /// See [`HostCounters::gui_request_resize`].
+    gui_request_resize: AtomicU32,
+    /// See [`HostCounters::gui_closed`].
+    gui_closed: AtomicU32,
+    /// See [`HostCounters::gui_other`].
+    gui_other: AtomicU32,
 }
 
 impl AtomicCounters {
@@ -391,6 +414,9 @@ impl AtomicCounters {
             note_ports_rescan: get(&self.note_ports_rescan),
             audio_ports_rescan: get(&self.audio_ports_rescan),
             unknown_extension_queries: get(&self.unknown_extension_queries),
+            gui_request_resize: get(&self.gui_request_resize),
+            gui_closed: get(&self.gui_closed),
+            gui_other: get(&self.gui_other),
         }
     }
 }
@@ -451,6 +477,8 @@ unsafe extern "C" fn host_get_extension(
         &HOST_NOTE_PORTS as *const clap_host_note_ports as *const c_void
     } else if id == CLAP_EXT_AUDIO_PORTS {
         &HOST_AUDIO_PORTS as *const clap_host_audio_ports as *const c_void
+    } else if id == CLAP_EXT_GUI {
+        &HOST_GUI as *const clap_host_gui as *const c_void
     } else {
         // SAFETY: `host` is ours.
         let s = unsafe { shared(host) };
@@ -629,6 +657,55 @@ unsafe extern "C" fn host_audio_ports_rescan(host: *const clap_host, _flags: u32
         .fetch_add(1, Ordering::SeqCst);
 }
 
+/// The host's `clap.gui`: counted; the host's window keeps its size.
+static HOST_GUI: clap_host_gui = clap_host_gui {
+    resize_hints_changed: Some(host_gui_other),
+    request_resize: Some(host_gui_request_resize),
+    request_show: Some(host_gui_request),
+    request_hide: Some(host_gui_request),
+    closed: Some(host_gui_closed),
+};
+
+/// `clap_host_gui.resize_hints_changed`: counted.
+unsafe extern "C" fn host_gui_other(host: *const clap_host) {
+    // SAFETY: `host` is ours.
+    unsafe { shared(host) }
+        .counters
+        .gui_other
+        .fetch_add(1, Ordering::SeqCst);
+}
+
+/// `clap_host_gui.request_show` and `request_hide`: counted, granted (the window is already
+/// in the state the test put it in).
+unsafe extern "C" fn host_gui_request(host: *const clap_host) -> bool {
+    // SAFETY: `host` is ours.
+    unsafe { host_gui_other(host) };
+    true
+}
+
+/// `clap_host_gui.request_resize`: counted and refused.
+unsafe extern "C" fn host_gui_request_resize(
+    host: *const clap_host,
+    _width: u32,
+    _height: u32,
+) -> bool {
+    // SAFETY: `host` is ours.
+    unsafe { shared(host) }
+        .counters
+        .gui_request_resize
+        .fetch_add(1, Ordering::SeqCst);
+    false
+}
+
+/// `clap_host_gui.closed`: counted.
+unsafe extern "C" fn host_gui_closed(host: *const clap_host, _was_destroyed: bool) {
+    // SAFETY: `host` is ours.
+    unsafe { shared(host) }
+        .counters
+        .gui_closed
+        .fetch_add(1, Ordering::SeqCst);
+}
+
 /// A parameter as `clap_plugin_params.get_info` describes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamInfo {
@@ -766,6 +843,8 @@ struct PluginExtensions {
     latency: *const clap_plugin_latency,
     /// `clap.render`.
     render: *const clap_plugin_render,
+    /// `clap.gui`.
+    gui: *const clap_plugin_gui,
 }
 
 /// A created and initialised plugin, with its host.
@@ -796,6 +875,8 @@ pub struct PluginInstance {
     output_list: OutputEventList,
     /// Parameter changes to send with the next process call.
     pending_params: Vec<(clap_id, f64)>,
+    /// Whether the plugin's GUI was created and not yet destroyed.
+    gui_created: bool,
     /// The host; must outlive the plugin.
     host: Box<HostBox>,
     /// The library; dropped last.
@@ -867,6 +948,7 @@ impl PluginInstance {
                 audio_ports: std::ptr::null(),
                 latency: std::ptr::null(),
                 render: std::ptr::null(),
+                gui: std::ptr::null(),
             },
             lifecycle: Lifecycle::Inactive,
             sample_rate: 0.0,
@@ -877,6 +959,7 @@ impl PluginInstance {
             input_list: InputEventList::default(),
             output_list: OutputEventList::default(),
             pending_params: Vec::new(),
+            gui_created: false,
             host,
             library,
         };
@@ -897,6 +980,7 @@ impl PluginInstance {
             audio_ports: instance.extension(CLAP_EXT_AUDIO_PORTS) as *const clap_plugin_audio_ports,
             latency: instance.extension(CLAP_EXT_LATENCY) as *const clap_plugin_latency,
             render: instance.extension(CLAP_EXT_RENDER) as *const clap_plugin_render,
+            gui: instance.extension(CLAP_EXT_GUI) as *const clap_plugin_gui,
         };
         instance.pump_main_thread();
         Ok(instance)
@@ -1419,6 +1503,126 @@ impl PluginInstance {
         Ok(value)
     }
 
+    // ---- GUI --------------------------------------------------------------------------------
+
+    /// The plugin's gui ext, or an error.
+    fn gui_ext(&self) -> HostResult<&clap_plugin_gui> {
+        if self.ext.gui.is_null() {
+            return host_err!("the plugin has no clap.gui");
+        }
+        // SAFETY: the plugin's own extension struct.
+        Ok(unsafe { &*self.ext.gui })
+    }
+
+    /// Calls one of the plugin's `clap.gui` functions through `call` (on the main thread), then
+    /// pumps the main thread; `what` names it in errors.
+    fn gui_call<T>(
+        &mut self,
+        what: &str,
+        call: impl FnOnce(&clap_plugin_gui, *const clap_plugin) -> Option<T>,
+    ) -> HostResult<T> {
+        let out = call(self.gui_ext()?, self.plugin);
+        self.pump_main_thread();
+        out.ok_or_else(|| HostError(format!("clap.gui lacks {what}")))
+    }
+
+    /// Whether the plugin has `clap.gui` and supports embedding in an X11 window.
+    pub fn gui_supports_x11(&mut self) -> bool {
+        self.gui_call("is_api_supported", |gui, plugin| {
+            // SAFETY: valid plugin and API string, on the main thread.
+            gui.is_api_supported
+                .map(|f| unsafe { f(plugin, CLAP_WINDOW_API_X11.as_ptr(), false) })
+        })
+        .unwrap_or(false)
+    }
+
+    /// `gui.create("x11", embedded)`.
+    pub fn gui_create_x11(&mut self) -> HostResult<()> {
+        let ok = self.gui_call("create", |gui, plugin| {
+            // SAFETY: valid plugin and API string, on the main thread.
+            gui.create
+                .map(|f| unsafe { f(plugin, CLAP_WINDOW_API_X11.as_ptr(), false) })
+        })?;
+        self.gui_created |= ok;
+        if ok {
+            Ok(())
+        } else {
+            host_err!("gui.create(x11, embedded) returned false")
+        }
+    }
+
+    /// `gui.set_scale(scale)`; returns what the plugin answered (false: it works out its
+    /// scale itself).
+    pub fn gui_set_scale(&mut self, scale: f64) -> HostResult<bool> {
+        self.gui_call("set_scale", |gui, plugin| {
+            // SAFETY: valid plugin, on the main thread.
+            gui.set_scale.map(|f| unsafe { f(plugin, scale) })
+        })
+    }
+
+    /// `gui.get_size`: the editor's size in pixels.
+    pub fn gui_get_size(&mut self) -> HostResult<(u32, u32)> {
+        let (mut width, mut height) = (0u32, 0u32);
+        let ok = self.gui_call("get_size", |gui, plugin| {
+            // SAFETY: valid plugin and out pointers, on the main thread.
+            gui.get_size
+                .map(|f| unsafe { f(plugin, &mut width, &mut height) })
+        })?;
+        if ok {
+            Ok((width, height))
+        } else {
+            host_err!("gui.get_size returned false")
+        }
+    }
+
+    /// `gui.set_parent` with the X11 window `window`.
+    pub fn gui_set_parent_x11(&mut self, window: u32) -> HostResult<()> {
+        let parent = clap_window {
+            api: CLAP_WINDOW_API_X11.as_ptr(),
+            specific: clap_window_handle { x11: window.into() },
+        };
+        let ok = self.gui_call("set_parent", |gui, plugin| {
+            // SAFETY: valid plugin and window description living until the call returns.
+            gui.set_parent.map(|f| unsafe { f(plugin, &parent) })
+        })?;
+        if ok {
+            Ok(())
+        } else {
+            host_err!("gui.set_parent({window:#x}) returned false")
+        }
+    }
+
+    /// `gui.show`.
+    pub fn gui_show(&mut self) -> HostResult<()> {
+        // SAFETY: valid plugin, on the main thread.
+        let ok = self.gui_call("show", |gui, plugin| gui.show.map(|f| unsafe { f(plugin) }))?;
+        if ok {
+            Ok(())
+        } else {
+            host_err!("gui.show returned false")
+        }
+    }
+
+    /// `gui.hide`.
+    pub fn gui_hide(&mut self) -> HostResult<()> {
+        // SAFETY: valid plugin, on the main thread.
+        let ok = self.gui_call("hide", |gui, plugin| gui.hide.map(|f| unsafe { f(plugin) }))?;
+        if ok {
+            Ok(())
+        } else {
+            host_err!("gui.hide returned false")
+        }
+    }
+
+    /// `gui.destroy`.
+    pub fn gui_destroy(&mut self) -> HostResult<()> {
+        self.gui_created = false;
+        self.gui_call("destroy", |gui, plugin| {
+            // SAFETY: valid plugin, on the main thread; the GUI was created.
+            gui.destroy.map(|f| unsafe { f(plugin) })
+        })
+    }
+
     // ---- state ------------------------------------------------------------------------------
 
     /// The plugin's state ext, or an error.
@@ -1473,6 +1677,9 @@ impl PluginInstance {
 
 impl Drop for PluginInstance {
     fn drop(&mut self) {
+        if self.gui_created {
+            let _ = self.gui_destroy();
+        }
         if self.lifecycle == Lifecycle::Processing {
             let _ = self.stop_processing();
         }
@@ -1639,7 +1846,8 @@ mod tests {
             let log = host_get_extension(h, CLAP_EXT_LOG.as_ptr()) as *const clap_host_log;
             assert!(!log.is_null());
             ((*log).log.unwrap())(h, 3, c"ONNX Runtime not found".as_ptr());
-            assert!(host_get_extension(h, c"clap.gui".as_ptr()).is_null());
+            assert!(!host_get_extension(h, c"clap.gui".as_ptr()).is_null());
+            assert!(host_get_extension(h, c"clap.timer-support".as_ptr()).is_null());
             let tc = host_get_extension(h, CLAP_EXT_THREAD_CHECK.as_ptr())
                 as *const clap_host_thread_check;
             assert!(((*tc).is_main_thread.unwrap())(h));

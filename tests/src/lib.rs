@@ -12,7 +12,8 @@
 //!   the answer window the design implies, MIDI thru and log checks).
 //! - [`bundle`]: building `Antiphon.clap` from a test.
 //! - [`nice_state`]: reading and editing nice-plug's saved state.
-//! - [`util`]: temp dirs, junk bytes, waiting for log files.
+//! - [`util`]: temp dirs, junk bytes, waiting for log files, the process's resident memory.
+//! - [`x11`]: a host window for the plugin's editor, and its pixels as a PNG.
 //!
 //! A typical test:
 //!
@@ -43,3 +44,4 @@ pub mod jam;
 pub mod nice_state;
 pub mod transport;
 pub mod util;
+pub mod x11;

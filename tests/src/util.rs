@@ -1,5 +1,5 @@
 //! Small helpers for the binary-level tests: temporary directories, reproducible junk bytes,
-//! and waiting for a log file to say something.
+//! waiting for a log file to say something, and the process's resident memory.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -92,9 +92,39 @@ pub fn lines_with_all<'a>(text: &'a str, needles: &[&str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// The resident set size of this process in KiB (`VmRSS` of `/proc/self/status`); `None`
+/// where there is no such file.
+pub fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    parse_vm_rss_kib(&status)
+}
+
+/// How many file descriptors this process has open (entries of `/proc/self/fd`); `None` where
+/// there is no such folder.
+pub fn open_fds() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
+}
+
+/// The `VmRSS:` figure of a `/proc/<pid>/status` text, in KiB.
+fn parse_vm_rss_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vm_rss_is_read_in_kib() {
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmRSS:\t  1234 kB\nThreads:\t1\n";
+        assert_eq!(parse_vm_rss_kib(status), Some(1234));
+        assert_eq!(parse_vm_rss_kib("Name:\tx\n"), None);
+        #[cfg(target_os = "linux")]
+        assert!(resident_kib().is_some_and(|kib| kib > 0));
+        #[cfg(target_os = "linux")]
+        assert!(open_fds().is_some_and(|n| n >= 3));
+    }
 
     #[test]
     fn temp_dir_is_created_and_removed() {

@@ -19,6 +19,7 @@ pub mod phrase;
 pub mod plan;
 pub mod player;
 pub mod queues;
+pub mod roll;
 pub mod shared;
 pub mod tracker;
 pub mod turns;

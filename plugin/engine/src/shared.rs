@@ -1,6 +1,7 @@
 //! State shared between the audio thread, the worker and the editor: atomics only, so no side
-//! ever waits for another. (The one exception is [`Shared::message`], a text for people that the
-//! audio thread never touches.)
+//! ever waits for another. (The exceptions are [`Shared::message`], a text for people, and
+//! [`Shared::roll`], the notes the editor draws: the worker writes them and the editor reads them;
+//! the audio thread never touches either.)
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -11,6 +12,8 @@ use atomic_float::{AtomicF32, AtomicF64};
 use crate::choice::ModelPick;
 use crate::chords::ChordInput;
 use crate::mode::JamMode;
+use crate::phrase::Call;
+use crate::roll::RollView;
 
 /// What the worker is doing, for the editor and the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,6 +262,10 @@ pub struct Shared {
     /// Name of the loaded model and the last error, for people (editor, log); never touched by
     /// the audio thread.
     pub message: Mutex<StatusText>,
+    /// The last call and its answer, for the editor's piano roll: the worker writes it
+    /// ([`Shared::publish_roll`]), the editor copies it out on the GUI thread; never touched by
+    /// the audio thread.
+    pub roll: Mutex<RollView>,
 }
 
 /// Texts for people about the worker's state.
@@ -291,6 +298,7 @@ impl Default for Shared {
             last_step_us: AtomicF32::new(0.0),
             last_primer_us: AtomicF32::new(0.0),
             message: Mutex::new(StatusText::default()),
+            roll: Mutex::new(RollView::default()),
         }
     }
 }
@@ -323,6 +331,21 @@ impl Shared {
             }
             std::thread::sleep(std::time::Duration::from_micros(200));
         }
+    }
+
+    /// Publishes `call` and its answer for the editor (worker thread): `notes` are the answer's
+    /// (key, start, end) in beats inside `answer_start_beats..answer_end_beats`, positions of
+    /// timeline `epoch`. See [`RollView::set`].
+    pub fn publish_roll(
+        &self,
+        call: &Call,
+        answer_start_beats: f64,
+        answer_end_beats: f64,
+        epoch: u32,
+        notes: impl Iterator<Item = (u8, f64, f64)>,
+    ) {
+        let mut roll = self.roll.lock().unwrap_or_else(|e| e.into_inner());
+        roll.set(call, answer_start_beats, answer_end_beats, epoch, notes);
     }
 
     /// A copy of the texts for people.

@@ -1095,6 +1095,12 @@ impl Worker {
             speculative,
             harmonize: placement.harmonize,
         });
+        let beats = |step: i64| plan.answer_step_beats(step);
+        let roll = notes
+            .iter()
+            .map(|n| (n.pitch, beats(n.start_step), beats(n.end_step)));
+        let (start, end) = (plan.answer_start_beats, plan.answer_end_beats);
+        self.shared.publish_roll(call, start, end, epoch, roll);
         Some(SentAnswer {
             answer_id,
             epoch,
