@@ -211,6 +211,7 @@ impl Plugin for Antiphon {
     ) -> bool {
         self.sample_rate_hz = buffer_config.sample_rate;
         self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        self.shared.offline.store(self.offline, Ordering::Relaxed);
         // A value restored with the project does not arm learning; only a change does.
         self.learn_seen = self.params.midi_learn.value();
         // The Model parameter is published here and in every block; the worker follows it.
