@@ -1731,6 +1731,7 @@ mod tests {
                 request_callback: Some(host_request_callback),
             },
             shared: HostShared {
+                profile: HostProfile::Standard,
                 main_thread: std::thread::current().id(),
                 in_audio_call: AtomicBool::new(false),
                 callback_requested: AtomicBool::new(false),
