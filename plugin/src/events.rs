@@ -1,6 +1,6 @@
 //! Between nice-plug's note events and the engine's: player input in, Antiphon's notes out.
 
-use antiphon_engine::{InputEvent, OutKind, OutputEvent};
+use antiphon_engine::{InputEvent, JamControl, OutKind, OutputEvent};
 use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 
@@ -8,6 +8,93 @@ use nice_plug::prelude::*;
 const CC_ALL_SOUND_OFF: u8 = 120;
 /// MIDI CC: all notes off.
 const CC_ALL_NOTES_OFF: u8 = 123;
+
+/// The first MIDI channel mode message (CC 120..=127 are not learnable).
+const CC_CHANNEL_MODE: u8 = 120;
+/// A CC value at or above this is "on" for a learned control.
+const CC_ON_THRESHOLD: u8 = 64;
+/// A CC assignment slot that holds nothing (as [`crate::params::NO_CC`]).
+const UNASSIGNED: u8 = crate::params::NO_CC;
+
+/// What a MIDI CC does to the momentary controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CcAction {
+    /// Learning was armed: the CC is now `control`'s (the event is consumed).
+    Learned {
+        /// The control that learned the CC.
+        control: JamControl,
+        /// The CC number.
+        cc: u8,
+    },
+    /// A learned CC rose through 64: the control acts (the event is consumed).
+    Trigger(JamControl),
+    /// A learned CC that did not rise through 64 (the event is consumed).
+    Consumed,
+    /// Not a learned CC: it is an ordinary event.
+    Pass,
+}
+
+/// The audio thread's view of the learned CCs in one block: assignments and whether each
+/// control's CC is currently at or above 64. Allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CcControls {
+    /// CC number of each control of [`JamControl::ALL`], or [`UNASSIGNED`].
+    pub assigned: [u8; 4],
+    /// The control being learned, if learning is armed.
+    pub learning: Option<JamControl>,
+    /// Whether each control's CC was last seen at or above 64 (a control acts on the rise).
+    high: [bool; 4],
+}
+
+impl Default for CcControls {
+    fn default() -> Self {
+        Self {
+            assigned: [UNASSIGNED; 4],
+            learning: None,
+            high: [false; 4],
+        }
+    }
+}
+
+impl CcControls {
+    /// What the CC `cc` at 7-bit `value` (any channel) does; updates the learned state.
+    pub fn on_cc(&mut self, cc: u8, value: u8) -> CcAction {
+        let on = value >= CC_ON_THRESHOLD;
+        if let Some(control) = self.learning
+            && cc < CC_CHANNEL_MODE
+        {
+            self.learning = None;
+            for slot in &mut self.assigned {
+                if *slot == cc {
+                    *slot = UNASSIGNED;
+                }
+            }
+            let i = control as usize;
+            self.assigned[i] = cc;
+            self.high[i] = on;
+            return CcAction::Learned { control, cc };
+        }
+        let Some(i) = self.assigned.iter().position(|&slot| slot == cc) else {
+            return CcAction::Pass;
+        };
+        let rose = on && !self.high[i];
+        self.high[i] = on;
+        match (rose, JamControl::from_u8(i as u8)) {
+            (true, Some(control)) => CcAction::Trigger(control),
+            _ => CcAction::Consumed,
+        }
+    }
+}
+
+/// The parts of a MIDI CC event: sample offset, CC number and 7-bit value.
+pub fn control_change<S>(event: &NoteEvent<S>) -> Option<(u32, u8, u8)> {
+    match *event {
+        NoteEvent::MidiCC {
+            timing, cc, value, ..
+        } => Some((timing, cc, velocity_7bit(value))),
+        _ => None,
+    }
+}
 
 /// What to do with one host event.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +204,48 @@ mod tests {
                 velocity: 100
             })
         );
+    }
+
+    #[test]
+    fn given_learning_armed_when_a_cc_arrives_then_it_is_assigned_and_consumed() {
+        let mut cc = CcControls {
+            learning: Some(JamControl::Mutate),
+            ..CcControls::default()
+        };
+        assert_eq!(
+            cc.on_cc(20, 127),
+            CcAction::Learned {
+                control: JamControl::Mutate,
+                cc: 20
+            }
+        );
+        assert_eq!(cc.learning, None);
+        assert_eq!(cc.assigned[JamControl::Mutate as usize], 20);
+        // Still held from the learning press: no trigger until it falls and rises again.
+        assert_eq!(cc.on_cc(20, 100), CcAction::Consumed);
+        assert_eq!(cc.on_cc(20, 0), CcAction::Consumed);
+        assert_eq!(cc.on_cc(20, 64), CcAction::Trigger(JamControl::Mutate));
+        assert_eq!(cc.on_cc(21, 127), CcAction::Pass);
+    }
+
+    #[test]
+    fn given_a_cc_learned_by_another_control_when_relearned_then_only_the_new_one_has_it() {
+        let mut cc = CcControls::default();
+        cc.assigned[JamControl::Panic as usize] = 30;
+        cc.learning = Some(JamControl::EndCall);
+        cc.on_cc(30, 0);
+        assert_eq!(cc.assigned[JamControl::Panic as usize], UNASSIGNED);
+        assert_eq!(cc.on_cc(30, 127), CcAction::Trigger(JamControl::EndCall));
+    }
+
+    #[test]
+    fn given_learning_armed_when_all_notes_off_arrives_then_it_is_not_learned() {
+        let mut cc = CcControls {
+            learning: Some(JamControl::Panic),
+            ..CcControls::default()
+        };
+        assert_eq!(cc.on_cc(123, 0), CcAction::Pass);
+        assert_eq!(cc.learning, Some(JamControl::Panic));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! what it returns; the worker thread (started in `activate`) owns the model. MIDI goes in and
 //! out; the stereo audio output stays silent so every host accepts a note effect.
 
+pub mod clap_shim;
 pub mod editor;
 pub mod events;
 pub mod params;
@@ -12,6 +13,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use antiphon_engine::{
     AudioSettings, HostTransport, InputEvent, Instance, ModelChoice, Shared, WorkerConfig,
@@ -19,8 +21,8 @@ use antiphon_engine::{
 use antiphon_models::runtime;
 use nice_plug::prelude::*;
 
-use crate::events::{Incoming, classify, to_note_event};
-use crate::params::{AnswerStartParam, AntiphonParams};
+use crate::events::{CcAction, CcControls, Incoming, classify, control_change, to_note_event};
+use crate::params::{AnswerStartParam, AntiphonParams, LearnParam};
 
 /// Environment variable naming a `.onnx` model to load when the project has none chosen.
 pub const MODEL_ENV: &str = "ANTIPHON_MODEL";
@@ -30,6 +32,13 @@ const DENSITY_FULL_NATS: f32 = 3.0;
 
 /// Capacity for passed-through non-note events per block.
 const PASSTHROUGH_CAPACITY: usize = 1024;
+/// Offline rendering: the longest wait for the worker after a block. Generous, because a bounce
+/// may run far faster than real time and a long answer takes a while to generate.
+const OFFLINE_WORKER_WAIT: Duration = Duration::from_secs(5);
+/// Offline rendering: the longest wait for the first model to load before the first block.
+const OFFLINE_MODEL_WAIT: Duration = Duration::from_secs(30);
+/// How often an offline wait for the model looks again.
+const OFFLINE_POLL: Duration = Duration::from_micros(500);
 
 /// The plugin instance.
 pub struct Antiphon {
@@ -46,6 +55,13 @@ pub struct Antiphon {
     /// The momentary control parameters as seen in the last block (a control acts when its
     /// parameter switches on).
     controls_on: [bool; 4],
+    /// Whether the host renders offline (faster than real time): then `process` waits for the
+    /// worker after each block so answers are never late.
+    offline: bool,
+    /// Learned CCs and learning, as the audio thread sees them.
+    cc_controls: CcControls,
+    /// The MIDI Learn parameter as seen last (learning is armed when it changes to a control).
+    learn_seen: LearnParam,
 }
 
 impl Default for Antiphon {
@@ -57,6 +73,9 @@ impl Default for Antiphon {
             sample_rate_hz: 48_000.0,
             passthrough: Vec::with_capacity(PASSTHROUGH_CAPACITY),
             controls_on: [false; 4],
+            offline: false,
+            cc_controls: CcControls::default(),
+            learn_seen: LearnParam::Off,
         }
     }
 }
@@ -135,6 +154,20 @@ impl Antiphon {
     }
 }
 
+/// Offline rendering only: waits (sleeping, allocating nothing) while the worker loads its
+/// first model, so the first call of a bounce is answered; gives up after `limit`.
+fn wait_for_model(shared: &Shared, limit: Duration) {
+    if shared.status() != antiphon_engine::WorkerStatus::Loading {
+        return;
+    }
+    let deadline = std::time::Instant::now() + limit;
+    while shared.status() == antiphon_engine::WorkerStatus::Loading
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(OFFLINE_POLL);
+    }
+}
+
 /// The engine's view of nice-plug's transport.
 fn host_transport(transport: &Transport) -> HostTransport {
     HostTransport {
@@ -195,6 +228,10 @@ impl Plugin for Antiphon {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         self.sample_rate_hz = buffer_config.sample_rate;
+        self.offline = buffer_config.process_mode == ProcessMode::Offline;
+        self.shared.offline.store(self.offline, Ordering::Relaxed);
+        // A value restored with the project does not arm learning; only a change does.
+        self.learn_seen = self.params.midi_learn.value();
         // The Model parameter is published here and in every block; the worker follows it.
         self.publish_settings();
         let custom_file = self.custom_file();
@@ -252,6 +289,21 @@ impl Plugin for Antiphon {
             return ProcessStatus::Normal;
         };
 
+        if self.offline {
+            wait_for_model(&self.shared, OFFLINE_MODEL_WAIT);
+        }
+        // MIDI learn: armed by the editor, or by the MIDI Learn parameter switching to a control.
+        let learn = self.params.midi_learn.value();
+        if learn != self.learn_seen {
+            self.learn_seen = learn;
+            if let Some(control) = learn.control() {
+                self.params.arm_learn(Some(control));
+            }
+        }
+        self.cc_controls.assigned = self.params.learned_ccs();
+        self.cc_controls.learning = self.params.learning();
+        let mut learned = None;
+
         // Momentary controls act at the block's start when their parameter switches on.
         let mut switched_on = [None; 4];
         for (i, (param, control)) in self.params.control_params().into_iter().enumerate() {
@@ -265,16 +317,34 @@ impl Plugin for Antiphon {
         passthrough.clear();
         let pass_others = settings.midi_thru || settings.bypassed;
         let controls = switched_on.into_iter().flatten();
+        let cc_controls = &mut self.cc_controls;
+        let learned_slot = &mut learned;
         let input = controls.chain(std::iter::from_fn(|| context.next_event()).filter_map(
-            |event| match classify(event) {
-                Incoming::Note(note) => Some(note),
-                Incoming::Other(other) => {
-                    if pass_others && passthrough.len() < PASSTHROUGH_CAPACITY {
-                        passthrough.push(other);
+            |event| {
+                // A learned CC is a control, not MIDI to pass on.
+                if let Some((offset, cc, value)) = control_change(&event) {
+                    match cc_controls.on_cc(cc, value) {
+                        CcAction::Learned { control, cc } => {
+                            *learned_slot = Some((control, cc));
+                            return None;
+                        }
+                        CcAction::Trigger(control) => {
+                            return Some(InputEvent::Control { offset, control });
+                        }
+                        CcAction::Consumed => return None,
+                        CcAction::Pass => {}
                     }
-                    None
                 }
-                Incoming::Ignore => None,
+                match classify(event) {
+                    Incoming::Note(note) => Some(note),
+                    Incoming::Other(other) => {
+                        if pass_others && passthrough.len() < PASSTHROUGH_CAPACITY {
+                            passthrough.push(other);
+                        }
+                        None
+                    }
+                    Incoming::Ignore => None,
+                }
             },
         ));
         let block =
@@ -293,6 +363,29 @@ impl Plugin for Antiphon {
         }
         for other in others {
             let _ = context.try_send_event(*other);
+        }
+
+        if let Some((control, cc)) = learned {
+            self.params.set_learned_cc(control, Some(cc));
+            let _ = self.params.learning.compare_exchange(
+                control as u8,
+                params::NO_CC,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+
+        // Offline, the host does not give the worker the time real time would: wait until it
+        // has taken in this block's input and looked at the clock once more, so whatever it
+        // plans from them (an answer is generated whole inside that look) is queued before the
+        // next block. Waiting is allowed here, and the wait allocates nothing.
+        if self.offline
+            && let Some(instance) = &self.instance
+        {
+            let captured = instance.audio.captured_events();
+            instance
+                .shared
+                .wait_for_worker(captured, OFFLINE_WORKER_WAIT);
         }
 
         if keep_alive {
@@ -318,5 +411,6 @@ impl Vst3Plugin for Antiphon {
         &[Vst3SubCategory::Instrument, Vst3SubCategory::Tools];
 }
 
-nice_export_clap!(Antiphon);
+// The CLAP entry is `clap_shim`'s: nice-plug's plugin behind a thin layer that can send notes as
+// raw MIDI (see `clap_shim`).
 nice_export_vst3!(Antiphon);

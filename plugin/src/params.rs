@@ -1,5 +1,6 @@
 //! The plugin's parameters (automatable, saved with the project) and persisted fields.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 
 use antiphon_engine::{ChordInput, JamControl, JamMode, ModelPick};
@@ -220,6 +221,66 @@ pub enum AnswerStartParam {
     Beat,
 }
 
+/// The Note Output parameter: how answer and thru notes leave the plugin (CLAP only; see
+/// [`crate::clap_shim`]).
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoteOutputParam {
+    /// CLAP note events, except for hosts known to drop them (Carla), which get MIDI.
+    #[id = "auto"]
+    #[name = "Auto"]
+    Auto,
+    /// CLAP note events (`CLAP_EVENT_NOTE_ON`/`OFF`).
+    #[id = "clap"]
+    #[name = "CLAP Notes"]
+    Clap,
+    /// Raw MIDI note messages (`CLAP_EVENT_MIDI`, 0x9n/0x8n).
+    #[id = "midi"]
+    #[name = "MIDI"]
+    Midi,
+}
+
+/// The MIDI Learn parameter: switching it to a control arms learning for that control (the next
+/// CC received is assigned to it). The editor arms learning with [`AntiphonParams::arm_learn`].
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnParam {
+    /// Nothing to learn.
+    #[id = "off"]
+    #[name = "Off"]
+    Off,
+    /// Learn the End Call CC.
+    #[id = "end_call"]
+    #[name = "End Call"]
+    EndCall,
+    /// Learn the Mutate CC.
+    #[id = "mutate"]
+    #[name = "Mutate"]
+    Mutate,
+    /// Learn the Continue CC.
+    #[id = "continue"]
+    #[name = "Continue"]
+    Continue,
+    /// Learn the Panic CC.
+    #[id = "panic"]
+    #[name = "Panic"]
+    Panic,
+}
+
+impl LearnParam {
+    /// The control this choice learns, if any.
+    pub fn control(self) -> Option<JamControl> {
+        match self {
+            Self::Off => None,
+            Self::EndCall => Some(JamControl::EndCall),
+            Self::Mutate => Some(JamControl::Mutate),
+            Self::Continue => Some(JamControl::Continue),
+            Self::Panic => Some(JamControl::Panic),
+        }
+    }
+}
+
+/// A CC assignment or armed-learning slot that holds nothing.
+pub const NO_CC: u8 = 255;
+
 /// The name of MIDI key `key`, C4 = 60 (C-1 = 0, G9 = 127).
 pub fn note_name(key: i32) -> String {
     notes::note_name(key.clamp(0, 127) as u8)
@@ -362,6 +423,28 @@ pub struct AntiphonParams {
     /// The editor window's size, saved with the project.
     #[persist = "editor-state"]
     pub editor_state: EditorState,
+    /// How notes leave the plugin: CLAP note events or raw MIDI (for hosts such as Carla that
+    /// take only MIDI from a CLAP plugin). Read by the CLAP entry's shim.
+    #[id = "note_output"]
+    pub note_output: EnumParam<NoteOutputParam>,
+    /// MIDI learn (hidden): switching it to a control arms learning for that control.
+    #[id = "midi_learn"]
+    pub midi_learn: EnumParam<LearnParam>,
+    /// CC number (0..=119) that triggers End Call, or [`NO_CC`].
+    #[persist = "cc_end_call"]
+    pub cc_end_call: AtomicU8,
+    /// CC number that triggers Mutate, or [`NO_CC`].
+    #[persist = "cc_mutate"]
+    pub cc_mutate: AtomicU8,
+    /// CC number that triggers Continue, or [`NO_CC`].
+    #[persist = "cc_continue"]
+    pub cc_continue: AtomicU8,
+    /// CC number that triggers Panic, or [`NO_CC`].
+    #[persist = "cc_panic"]
+    pub cc_panic: AtomicU8,
+    /// The control whose CC is being learned (a [`JamControl`] as `u8`), or [`NO_CC`]; not
+    /// saved.
+    pub learning: AtomicU8,
 }
 
 impl AntiphonParams {
@@ -396,6 +479,56 @@ impl AntiphonParams {
             (&self.continue_now, JamControl::Continue),
             (&self.panic, JamControl::Panic),
         ]
+    }
+
+    /// The persisted CC assignment of `control`.
+    fn cc_slot(&self, control: JamControl) -> &AtomicU8 {
+        match control {
+            JamControl::EndCall => &self.cc_end_call,
+            JamControl::Mutate => &self.cc_mutate,
+            JamControl::Continue => &self.cc_continue,
+            JamControl::Panic => &self.cc_panic,
+        }
+    }
+
+    /// The CC number learned for `control`, if any. Lock-free (editor and audio thread).
+    pub fn learned_cc(&self, control: JamControl) -> Option<u8> {
+        let cc = self.cc_slot(control).load(Ordering::Relaxed);
+        (cc < 128).then_some(cc)
+    }
+
+    /// Every control's CC (or [`NO_CC`]), in the order of [`JamControl::ALL`].
+    pub fn learned_ccs(&self) -> [u8; 4] {
+        JamControl::ALL.map(|c| self.cc_slot(c).load(Ordering::Relaxed))
+    }
+
+    /// Assigns `cc` to `control` (`None`: forgets it). A CC triggers one control: another
+    /// control that had `cc` loses it.
+    pub fn set_learned_cc(&self, control: JamControl, cc: Option<u8>) {
+        let cc = cc.filter(|&cc| cc < 128).unwrap_or(NO_CC);
+        if cc != NO_CC {
+            for other in JamControl::ALL {
+                let _ = self.cc_slot(other).compare_exchange(
+                    cc,
+                    NO_CC,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+        }
+        self.cc_slot(control).store(cc, Ordering::Relaxed);
+    }
+
+    /// Arms MIDI learn for `control` (the next CC received on any channel is assigned to it),
+    /// or disarms it (`None`). For the editor; lock-free.
+    pub fn arm_learn(&self, control: Option<JamControl>) {
+        self.learning
+            .store(control.map_or(NO_CC, |c| c as u8), Ordering::Relaxed);
+    }
+
+    /// The control whose CC is being learned, if learning is armed.
+    pub fn learning(&self) -> Option<JamControl> {
+        JamControl::from_u8(self.learning.load(Ordering::Relaxed))
     }
 
     /// Where an Improv model's chords come from.
@@ -569,6 +702,15 @@ impl Default for AntiphonParams {
                     }
                 })),
             editor_state: EditorState::default(),
+            note_output: EnumParam::new("Note Output", NoteOutputParam::Auto).non_automatable(),
+            midi_learn: EnumParam::new("MIDI Learn", LearnParam::Off)
+                .non_automatable()
+                .hide(),
+            cc_end_call: AtomicU8::new(NO_CC),
+            cc_mutate: AtomicU8::new(NO_CC),
+            cc_continue: AtomicU8::new(NO_CC),
+            cc_panic: AtomicU8::new(NO_CC),
+            learning: AtomicU8::new(NO_CC),
         }
     }
 }

@@ -58,6 +58,82 @@ pub mod param {
     pub const HARMONIZE: &str = "Harmonize";
     /// Pianoroll answers choose keys by the 0.5 threshold (On/Off).
     pub const THRESHOLD_SAMPLING: &str = "Threshold Sampling";
+    /// New input cuts a playing answer short (On/Off).
+    pub const INTERRUPT: &str = "Interrupt";
+    /// Input passes unchanged, no answers (On/Off).
+    pub const BYPASS: &str = "Bypass";
+    /// How Antiphon plays along (Call and Response, Trade, Accompany, Continue).
+    pub const MODE: &str = "Mode";
+    /// Trade: bars in each turn, 1..=16.
+    pub const TRADE_BARS: &str = "Trade Bars";
+    /// Call and response: the answer repeats until the player plays again (On/Off).
+    pub const LOOP_ANSWER: &str = "Loop Answer";
+    /// Silence does not end a call shorter than this, in beats.
+    pub const MIN_CALL_LENGTH: &str = "Min Call Length";
+    /// Where an answer begins (Next Bar, Next Beat).
+    pub const ANSWER_START: &str = "Answer Start";
+    /// Seed of the answers' randomness (0: fresh each time).
+    pub const SEED: &str = "Seed";
+    /// Momentary: ends the call in progress.
+    pub const END_CALL: &str = "End Call";
+    /// Momentary: answers again, seeded by the last answer.
+    pub const MUTATE: &str = "Mutate";
+    /// Momentary: one continuation of the last phrase.
+    pub const CONTINUE: &str = "Continue";
+    /// Momentary: every note off, and the jam starts over.
+    pub const PANIC: &str = "Panic";
+    /// The channel the jam listens to (Omni, 1..16).
+    pub const LISTEN_CHANNEL: &str = "Listen Channel";
+    /// A key that acts as Continue (Off, or a key).
+    pub const CONTINUE_KEY: &str = "Continue Key";
+    /// Note-start bias, -100 %..+100 %.
+    pub const DENSITY: &str = "Density";
+    /// How notes leave the plugin (Auto, CLAP Notes, MIDI).
+    pub const NOTE_OUTPUT: &str = "Note Output";
+    /// MIDI learn, hidden: switching it to a control (End Call, Mutate, Continue, Panic) arms
+    /// learning for it.
+    pub const MIDI_LEARN: &str = "MIDI Learn";
+
+    /// Every parameter, in the plugin's order.
+    pub const ALL: [&str; 37] = [
+        TEMPERATURE,
+        ANSWER_LENGTH,
+        OUTPUT_CHANNEL,
+        MIDI_THRU,
+        SILENCE,
+        MAX_CALL_LENGTH,
+        TEMPO,
+        INTERRUPT,
+        BYPASS,
+        MODEL,
+        BEAM_SIZE,
+        BRANCH_FACTOR,
+        STEPS_PER_ITERATION,
+        SCALE,
+        KEY,
+        RANGE_LOW,
+        RANGE_HIGH,
+        CHORD_SOURCE,
+        SPLIT_KEY,
+        CHORD_CHANNEL,
+        HARMONIZE,
+        THRESHOLD_SAMPLING,
+        MODE,
+        TRADE_BARS,
+        LOOP_ANSWER,
+        MIN_CALL_LENGTH,
+        ANSWER_START,
+        SEED,
+        END_CALL,
+        MUTATE,
+        CONTINUE,
+        PANIC,
+        LISTEN_CHANNEL,
+        CONTINUE_KEY,
+        DENSITY,
+        NOTE_OUTPUT,
+        MIDI_LEARN,
+    ];
 }
 
 /// The sample rate the scenario tests use.

@@ -19,6 +19,13 @@
 //! `gui_set_scale`, `gui_get_size`, `gui_set_parent_x11`, `gui_show`, `gui_hide`,
 //! `gui_destroy`, all on the main thread.
 //!
+//! # Host profiles
+//!
+//! [`HostProfile::Standard`] is a host that takes CLAP notes and MIDI alike.
+//! [`HostProfile::CarlaLike`] acts as Carla does with a CLAP plugin: its `clap_host.name` is
+//! "Carla", its note ports support only the MIDI dialect, and it drops every CLAP note event a
+//! plugin pushes (counted in [`BlockOutput::dropped_clap_notes`]), keeping only raw MIDI.
+//!
 //! # Lifetimes
 //!
 //! A [`ClapLibrary`] is a counted handle on a loaded `.clap` file: the first handle for a path
@@ -34,7 +41,11 @@ use std::thread::ThreadId;
 
 use clap_sys::audio_buffer::clap_audio_buffer;
 use clap_sys::entry::clap_plugin_entry;
-use clap_sys::events::{clap_event_transport, clap_input_events, clap_output_events};
+use clap_sys::events::{
+    CLAP_CORE_EVENT_SPACE_ID, CLAP_EVENT_NOTE_CHOKE, CLAP_EVENT_NOTE_END,
+    CLAP_EVENT_NOTE_EXPRESSION, CLAP_EVENT_NOTE_OFF, CLAP_EVENT_NOTE_ON, clap_event_header,
+    clap_event_transport, clap_input_events, clap_output_events,
+};
 use clap_sys::ext::audio_ports::{
     CLAP_EXT_AUDIO_PORTS, clap_audio_port_info, clap_host_audio_ports, clap_plugin_audio_ports,
 };
@@ -421,8 +432,30 @@ impl AtomicCounters {
     }
 }
 
+/// Which kind of host [`PluginInstance`] plays (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostProfile {
+    /// Takes CLAP notes and MIDI.
+    #[default]
+    Standard,
+    /// Named "Carla"; takes only raw MIDI from the plugin and drops CLAP note events.
+    CarlaLike,
+}
+
+impl HostProfile {
+    /// The host's `clap_host.name`.
+    fn name(self) -> &'static CStr {
+        match self {
+            Self::Standard => c"antiphon-tests",
+            Self::CarlaLike => c"Carla",
+        }
+    }
+}
+
 /// What the host callbacks see (`clap_host.host_data` points here).
 struct HostShared {
+    /// Which kind of host this is.
+    profile: HostProfile,
     /// The thread that created the instance: the host's main (and audio) thread.
     main_thread: ThreadId,
     /// True while the main thread is inside an audio-thread call.
@@ -623,9 +656,56 @@ static HOST_NOTE_PORTS: clap_host_note_ports = clap_host_note_ports {
     rescan: Some(host_note_ports_rescan),
 };
 
-/// `clap_host_note_ports.supported_dialects`: CLAP notes and MIDI 1.
-unsafe extern "C" fn host_note_dialects(_host: *const clap_host) -> clap_note_dialect {
-    CLAP_NOTE_DIALECT_CLAP | CLAP_NOTE_DIALECT_MIDI
+/// `clap_host_note_ports.supported_dialects`: CLAP notes and MIDI 1 (MIDI only for a
+/// Carla-like host).
+unsafe extern "C" fn host_note_dialects(host: *const clap_host) -> clap_note_dialect {
+    // SAFETY: `host` is ours.
+    match unsafe { shared(host) }.profile {
+        HostProfile::Standard => CLAP_NOTE_DIALECT_CLAP | CLAP_NOTE_DIALECT_MIDI,
+        HostProfile::CarlaLike => CLAP_NOTE_DIALECT_MIDI,
+    }
+}
+
+/// A Carla-like host's output event list: drops CLAP note events, passes the rest to the list
+/// that collects them.
+struct CarlaOutput {
+    /// The collecting list's vtable.
+    inner: clap_output_events,
+    /// CLAP note events dropped in this process call.
+    dropped_notes: usize,
+}
+
+/// `clap_output_events.try_push` of [`CarlaOutput`].
+unsafe extern "C" fn carla_try_push(
+    list: *const clap_output_events,
+    event: *const clap_event_header,
+) -> bool {
+    if list.is_null() || event.is_null() {
+        return false;
+    }
+    // SAFETY: `ctx` points to the `CarlaOutput` of the current process call, which nothing else
+    // touches during it; the plugin passes a valid event.
+    unsafe {
+        let this = &mut *((*list).ctx as *mut CarlaOutput);
+        let header = &*event;
+        let is_clap_note = header.space_id == CLAP_CORE_EVENT_SPACE_ID
+            && matches!(
+                header.type_,
+                CLAP_EVENT_NOTE_ON
+                    | CLAP_EVENT_NOTE_OFF
+                    | CLAP_EVENT_NOTE_CHOKE
+                    | CLAP_EVENT_NOTE_END
+                    | CLAP_EVENT_NOTE_EXPRESSION
+            );
+        if is_clap_note {
+            this.dropped_notes += 1;
+            return true;
+        }
+        match this.inner.try_push {
+            Some(push) => push(&this.inner, event),
+            None => false,
+        }
+    }
 }
 
 /// `clap_host_note_ports.rescan`.
@@ -788,6 +868,8 @@ pub struct BlockOutput {
     pub other_events: usize,
     /// Pushed events whose offset was at or past the block's end.
     pub out_of_block_events: usize,
+    /// CLAP note events a Carla-like host dropped (always 0 for a standard host).
+    pub dropped_clap_notes: usize,
     /// The largest absolute sample value on any output channel.
     pub output_peak: f32,
 }
@@ -889,6 +971,11 @@ impl PluginInstance {
         Self::new(ClapLibrary::load(path)?, plugin_id)
     }
 
+    /// Loads `path` and creates the plugin `plugin_id` from it in a host of `profile`.
+    pub fn load_as(path: &Path, plugin_id: &str, profile: HostProfile) -> HostResult<Self> {
+        Self::new_as(ClapLibrary::load(path)?, plugin_id, profile)
+    }
+
     /// Loads `path` and creates the first plugin its factory lists.
     pub fn load_first(path: &Path) -> HostResult<Self> {
         let library = ClapLibrary::load(path)?;
@@ -900,6 +987,12 @@ impl PluginInstance {
 
     /// Creates the plugin `plugin_id` from `library` with a fresh host and calls its `init`.
     pub fn new(library: ClapLibrary, plugin_id: &str) -> HostResult<Self> {
+        Self::new_as(library, plugin_id, HostProfile::Standard)
+    }
+
+    /// Creates the plugin `plugin_id` from `library` with a fresh host of `profile` and calls
+    /// its `init`.
+    pub fn new_as(library: ClapLibrary, plugin_id: &str, profile: HostProfile) -> HostResult<Self> {
         let descriptor = library
             .descriptors()?
             .into_iter()
@@ -909,7 +1002,7 @@ impl PluginInstance {
             clap: clap_host {
                 clap_version: CLAP_VERSION,
                 host_data: std::ptr::null_mut(),
-                name: c"antiphon-tests".as_ptr(),
+                name: profile.name().as_ptr(),
                 vendor: c"Antiphon developers".as_ptr(),
                 url: c"".as_ptr(),
                 version: c"0.1.0".as_ptr(),
@@ -919,6 +1012,7 @@ impl PluginInstance {
                 request_callback: Some(host_request_callback),
             },
             shared: HostShared {
+                profile,
                 main_thread: std::thread::current().id(),
                 in_audio_call: AtomicBool::new(false),
                 callback_requested: AtomicBool::new(false),
@@ -1296,7 +1390,17 @@ impl PluginInstance {
         let block_start = self.samples_processed;
         self.output_list.begin_block(block_start, frames);
         let in_events: clap_input_events = self.input_list.as_clap();
-        let out_events: clap_output_events = self.output_list.as_clap();
+        let mut carla = CarlaOutput {
+            inner: self.output_list.as_clap(),
+            dropped_notes: 0,
+        };
+        let out_events: clap_output_events = match self.host.shared.profile {
+            HostProfile::Standard => carla.inner,
+            HostProfile::CarlaLike => clap_output_events {
+                ctx: &mut carla as *mut CarlaOutput as *mut c_void,
+                try_push: Some(carla_try_push),
+            },
+        };
         let process = clap_process {
             steady_time: block_start as i64,
             frames_count: frames,
@@ -1343,6 +1447,7 @@ impl PluginInstance {
             other_midi: self.output_list.other_midi.drain(..).collect(),
             other_events: std::mem::take(&mut self.output_list.other_events),
             out_of_block_events: std::mem::take(&mut self.output_list.out_of_block_events),
+            dropped_clap_notes: carla.dropped_notes,
             output_peak,
         };
         self.pump_main_thread();
@@ -1833,6 +1938,7 @@ mod tests {
                 request_callback: Some(host_request_callback),
             },
             shared: HostShared {
+                profile: HostProfile::Standard,
                 main_thread: std::thread::current().id(),
                 in_audio_call: AtomicBool::new(false),
                 callback_requested: AtomicBool::new(false),

@@ -6,6 +6,7 @@ use antiphon_tests::bundle::bundle_plugin;
 use antiphon_tests::host::PluginInstance;
 use antiphon_tests::nice_state;
 use clap_sys::ext::note_ports::{CLAP_NOTE_DIALECT_CLAP, CLAP_NOTE_DIALECT_MIDI};
+use clap_sys::ext::params::{CLAP_PARAM_IS_AUTOMATABLE, CLAP_PARAM_IS_HIDDEN};
 
 #[test]
 fn descriptor_ports_and_parameters_are_as_documented() {
@@ -26,6 +27,10 @@ fn descriptor_ports_and_parameters_are_as_documented() {
             ports[0].supported_dialects & both,
             both,
             "the note port (input {is_input}) takes CLAP notes and MIDI"
+        );
+        assert_eq!(
+            ports[0].preferred_dialect, CLAP_NOTE_DIALECT_CLAP,
+            "a host that is not Carla gets CLAP notes (Note Output = Auto)"
         );
     }
     let outputs = plugin.audio_ports(false);
@@ -51,16 +56,25 @@ fn descriptor_ports_and_parameters_are_as_documented() {
             p.flags
         );
     }
-    for name in [
-        param::TEMPERATURE,
-        param::ANSWER_LENGTH,
-        param::OUTPUT_CHANNEL,
-        param::MIDI_THRU,
-        param::SILENCE,
-        param::MAX_CALL_LENGTH,
-        param::TEMPO,
-    ] {
-        plugin.param(name).unwrap();
+    let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        param::ALL,
+        "the parameters, in order, are those the tests know"
+    );
+    let learn = plugin.param(param::MIDI_LEARN).unwrap();
+    assert_ne!(
+        learn.flags & CLAP_PARAM_IS_HIDDEN,
+        0,
+        "MIDI Learn is hidden"
+    );
+    for name in [param::NOTE_OUTPUT, param::MIDI_LEARN] {
+        let p = plugin.param(name).unwrap();
+        assert_eq!(
+            p.flags & CLAP_PARAM_IS_AUTOMATABLE,
+            0,
+            "{name} is not automatable"
+        );
     }
     let channel = plugin.param(param::OUTPUT_CHANNEL).unwrap();
     assert!(channel.is_stepped());
@@ -102,6 +116,34 @@ fn parameter_changes_in_process_and_state_round_trip() {
         "5"
     );
 
+    // Every setting of the jam modes and the note output changes, and the whole lot must come
+    // back in a fresh instance.
+    let changed = [
+        (param::MODE, "Trade"),
+        (param::TRADE_BARS, "4"),
+        (param::LOOP_ANSWER, "On"),
+        (param::MIN_CALL_LENGTH, "2.5"),
+        (param::ANSWER_START, "Next Beat"),
+        (param::SEED, "1234"),
+        (param::NOTE_OUTPUT, "MIDI"),
+        (param::MODEL, "Drums"),
+        (param::TEMPERATURE, "1.5"),
+    ];
+    for (name, text) in changed {
+        plugin.set_param_text(name, text).unwrap();
+    }
+    plugin.process(BLOCK_SAMPLES, &[], None).unwrap();
+    let shown: Vec<(&str, String)> = changed
+        .iter()
+        .map(|&(name, _)| (name, plugin.param_display(name).unwrap()))
+        .collect();
+    for ((name, text), (_, display)) in changed.iter().zip(&shown) {
+        assert!(
+            display.trim().starts_with(text),
+            "{name} shows {display:?} after being set to {text:?}"
+        );
+    }
+
     let saved = plugin.save_state().unwrap();
     let state = nice_state::decode(&saved).unwrap();
     eprintln!("state: {state}");
@@ -120,6 +162,13 @@ fn parameter_changes_in_process_and_state_round_trip() {
         other.param_display(param::OUTPUT_CHANNEL).unwrap().trim(),
         "5"
     );
+    for (name, display) in &shown {
+        assert_eq!(
+            &other.param_display(name).unwrap(),
+            display,
+            "{name} restored"
+        );
+    }
     assert_eq!(
         other.save_state().unwrap(),
         saved,

@@ -235,6 +235,9 @@ pub struct Shared {
     pub epoch: AtomicU32,
     /// Whether the host's transport was playing in the last block.
     pub host_playing: AtomicBool,
+    /// The host renders offline (faster than real time): the plugin waits for the worker after
+    /// every block ([`Shared::wait_for_worker`]), so the worker looks much more often.
+    pub offline: AtomicBool,
     /// The jam settings.
     pub settings: Settings,
     /// The worker's [`WorkerStatus`], as its `u8`.
@@ -286,6 +289,7 @@ impl Default for Shared {
             bar_origin_beats: AtomicF64::new(0.0),
             epoch: AtomicU32::new(0),
             host_playing: AtomicBool::new(false),
+            offline: AtomicBool::new(false),
             settings: Settings::default(),
             status: AtomicU8::new(WorkerStatus::Loading as u8),
             late_notes: AtomicU64::new(0),

@@ -51,6 +51,8 @@ use crate::turns::{AccompanyBars, Repeats, trade_turn_due};
 const BUSY_POLL: Duration = Duration::from_millis(2);
 /// How often it looks when nothing is going on.
 const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How often it looks while the host renders offline (the audio thread waits for each look).
+const OFFLINE_POLL: Duration = Duration::from_micros(100);
 /// How long before a call's maximum length the answer is planned (keys still down), in beats.
 const MAX_LENGTH_LEAD_BEATS: f64 = 1.0;
 /// Most answer messages held back while the answer ring is full.
@@ -357,7 +359,13 @@ impl Worker {
                 || matches!(self.mode, JamMode::Trade | JamMode::Accompany)
                 || self.repeats.is_some()
                 || (self.uses_chords() && !self.finals.is_empty());
-            let wait = if busy { BUSY_POLL } else { IDLE_POLL };
+            let wait = if self.shared.offline.load(Ordering::Relaxed) {
+                OFFLINE_POLL
+            } else if busy {
+                BUSY_POLL
+            } else {
+                IDLE_POLL
+            };
             match self.inbox.recv_timeout(wait) {
                 Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Control::LoadModel(choice)) => self.request(choice),
