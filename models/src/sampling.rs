@@ -78,6 +78,19 @@ pub fn sample(
     allowed: impl Fn(usize) -> bool,
     rng: &mut Rng,
 ) -> (usize, f64) {
+    sample_biased(logits, temperature, allowed, |_| 0.0, rng)
+}
+
+/// [`sample`] with `bias(class)` nats added to each tempered logit (a density control leans
+/// towards or away from starting notes). The log-probability returned is under the biased
+/// distribution.
+pub fn sample_biased(
+    logits: &[f32],
+    temperature: f32,
+    allowed: impl Fn(usize) -> bool,
+    bias: impl Fn(usize) -> f64,
+    rng: &mut Rng,
+) -> (usize, f64) {
     let t = f64::from(temperature.max(1e-3));
     let any_allowed = (0..logits.len()).any(&allowed);
     let ok = |i: usize| !any_allowed || allowed(i);
@@ -85,12 +98,14 @@ pub fn sample(
         .iter()
         .enumerate()
         .filter(|(i, _)| ok(*i))
-        .fold(f64::NEG_INFINITY, |m, (_, &x)| m.max(f64::from(x) / t));
+        .fold(f64::NEG_INFINITY, |m, (i, &x)| {
+            m.max(f64::from(x) / t + bias(i))
+        });
     let total: f64 = logits
         .iter()
         .enumerate()
         .filter(|(i, _)| ok(*i))
-        .map(|(_, &x)| (f64::from(x) / t - max).exp())
+        .map(|(i, &x)| (f64::from(x) / t + bias(i) - max).exp())
         .sum();
     let mut target = rng.next_f64() * total;
     let mut chosen = None;
@@ -98,7 +113,7 @@ pub fn sample(
         if !ok(i) {
             continue;
         }
-        let w = (f64::from(x) / t - max).exp();
+        let w = (f64::from(x) / t + bias(i) - max).exp();
         chosen = Some((i, w));
         if target < w {
             break;

@@ -180,6 +180,43 @@ fn given_a_mask_when_generating_then_no_note_outside_the_range_and_scale_comes()
 }
 
 #[test]
+fn given_density_when_every_shipped_family_generates_then_more_density_means_more_notes() {
+    // Given every shipped model and the same seeds
+    for source in shipped::ALL {
+        let mut generator = load_generator(source, &runtime_dirs()).unwrap();
+        let primer = if generator.output_channel().is_some() {
+            drum_primer()
+        } else {
+            melody_primer()
+        };
+        let mut count = |density_nats: f32| {
+            let mut total = 0;
+            for seed in 0..4 {
+                // When 32 steps are generated at a density
+                let request = GenerateRequest {
+                    density_nats,
+                    ..GenerateRequest::new(&primer, 16, 32)
+                };
+                generator
+                    .generate(&request, &mut Rng::seeded(seed), &mut |_| {
+                        total += 1;
+                        StepControl::Continue
+                    })
+                    .unwrap();
+            }
+            total
+        };
+        let (sparse, dense) = (count(-3.0), count(3.0));
+        // Then leaning towards note starts gives more notes than leaning away
+        assert!(
+            dense > sparse,
+            "{}: {dense} notes dense vs {sparse} sparse",
+            source.describe()
+        );
+    }
+}
+
+#[test]
 fn given_the_shipped_model_when_a_beam_search_streams_then_stopping_ends_it_at_once() {
     let mut generator = load_generator(&shipped::MELODY_BASIC, &runtime_dirs()).unwrap();
     let primer = melody_primer();

@@ -24,6 +24,9 @@ use crate::params::{AnswerStartParam, AntiphonParams};
 /// Environment variable naming a `.onnx` model to load when the project has none chosen.
 pub const MODEL_ENV: &str = "ANTIPHON_MODEL";
 
+/// Nats of note-start bias at Density ±100 %.
+const DENSITY_FULL_NATS: f32 = 3.0;
+
 /// Capacity for passed-through non-note events per block.
 const PASSTHROUGH_CAPACITY: usize = 1024;
 
@@ -109,6 +112,8 @@ impl Antiphon {
         );
         s.seed
             .store(p.seed.value().max(0) as u64, Ordering::Relaxed);
+        s.density_nats
+            .store(p.density.value() * DENSITY_FULL_NATS, Ordering::Relaxed);
     }
 
     /// The settings the audio side needs for this block.
@@ -120,6 +125,11 @@ impl Antiphon {
             interrupt: p.interrupt.value(),
             bypassed: p.bypass.value(),
             fallback_tempo_bpm: f64::from(p.tempo.value()),
+            listen_channel: match p.listen_channel.value() {
+                c @ 1..=16 => Some((c - 1) as u8),
+                _ => None,
+            },
+            continue_key: u8::try_from(p.continue_key.value()).ok(),
         }
     }
 }

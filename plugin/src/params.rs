@@ -347,6 +347,16 @@ pub struct AntiphonParams {
     /// Momentary: every note off, and the jam starts over.
     #[id = "panic"]
     pub panic: BoolParam,
+    /// The MIDI channel the jam listens to (0: every channel); notes on other channels pass
+    /// through unheard.
+    #[id = "listen_channel"]
+    pub listen_channel: IntParam,
+    /// A key that acts as the Continue control instead of sounding (-1: none).
+    #[id = "continue_key"]
+    pub continue_key: IntParam,
+    /// How many notes answers play, -100 %..+100 % around the model's own (0).
+    #[id = "density"]
+    pub density: FloatParam,
 }
 
 impl AntiphonParams {
@@ -507,6 +517,52 @@ impl Default for AntiphonParams {
             mutate: BoolParam::new("Mutate", false),
             continue_now: BoolParam::new("Continue", false),
             panic: BoolParam::new("Panic", false),
+            listen_channel: IntParam::new(
+                "Listen Channel",
+                0,
+                IntRange::Linear { min: 0, max: 16 },
+            )
+            .with_value_to_string(Arc::new(|c| {
+                if c == 0 {
+                    "Omni".to_string()
+                } else {
+                    c.to_string()
+                }
+            }))
+            .with_string_to_value(Arc::new(|text| {
+                let text = text.trim();
+                if text.eq_ignore_ascii_case("omni") {
+                    Some(0)
+                } else {
+                    text.parse().ok().filter(|c| (0..=16).contains(c))
+                }
+            })),
+            density: FloatParam::new(
+                "Density",
+                0.0,
+                FloatRange::Linear {
+                    min: -1.0,
+                    max: 1.0,
+                },
+            )
+            .with_unit(" %")
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage()),
+            continue_key: IntParam::new("Continue Key", -1, IntRange::Linear { min: -1, max: 127 })
+                .with_value_to_string(Arc::new(|key| {
+                    if key < 0 {
+                        "Off".to_string()
+                    } else {
+                        note_name(key)
+                    }
+                }))
+                .with_string_to_value(Arc::new(|text| {
+                    if text.trim().eq_ignore_ascii_case("off") {
+                        Some(-1)
+                    } else {
+                        parse_note_name(text)
+                    }
+                })),
         }
     }
 }

@@ -241,15 +241,29 @@ impl NadeWeights {
         rng: &mut Rng,
         activations: &mut Vec<f64>,
     ) -> Frame {
+        self.sample_biased(biases, sampling, allowed, 0.0, rng, activations)
+    }
+
+    /// [`NadeWeights::sample`] with `density_nats` added to every key's log-odds of sounding
+    /// (positive: fuller frames; negative: sparser).
+    pub fn sample_biased(
+        &self,
+        biases: &[f32],
+        sampling: KeySampling,
+        allowed: impl Fn(usize) -> bool,
+        density_nats: f64,
+        rng: &mut Rng,
+        activations: &mut Vec<f64>,
+    ) -> Frame {
         self.walk(biases, activations, |key, logit| {
             if !allowed(key) {
                 return false;
             }
             match sampling {
-                KeySampling::Threshold => logit >= 0.0,
+                KeySampling::Threshold => logit + density_nats >= 0.0,
                 KeySampling::Temperature(t) => {
                     let t = f64::from(t.max(1e-3));
-                    rng.next_f64() < sigmoid(logit / t)
+                    rng.next_f64() < sigmoid(logit / t + density_nats)
                 }
             }
         })

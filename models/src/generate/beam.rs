@@ -181,6 +181,8 @@ pub struct Buffers {
     pub next: Vec<f32>,
     /// Per class: may it be sampled (masked generation).
     pub allowed: Vec<bool>,
+    /// Per class: nats added to its logit (density).
+    pub bias: Vec<f64>,
     /// Notes decoded and not yet handed out.
     pub notes: Vec<StepNote>,
 }
@@ -266,6 +268,8 @@ pub fn generate<C: StepCodec, M: Stepper>(
     let mut scores = vec![0.0f64; batch];
     let mut order: Vec<usize> = (0..batch).collect();
     let masked = codec.pitched() && !request.mask.is_all();
+    let density_nats = f64::from(request.density_nats);
+    let density = density_nats != 0.0;
     buffers.allowed.clear();
     buffers.allowed.resize(classes, true);
     let mut decoder = codec.decoder(shift, request.velocity);
@@ -287,16 +291,27 @@ pub fn generate<C: StepCodec, M: Stepper>(
             }
             for (i, history) in histories.iter_mut().enumerate() {
                 let logits = &buffers.next[i * classes..(i + 1) * classes];
-                let (class, log_p) = if masked {
+                if masked {
                     for (class, ok) in buffers.allowed.iter_mut().enumerate() {
                         let event = codec.class_to_event(history, class);
                         *ok = codec.allows(event, shift, &request.mask);
                     }
-                    let allowed = &buffers.allowed;
-                    sampling::sample(logits, request.temperature, |c| allowed[c], rng)
-                } else {
-                    sampling::sample(logits, request.temperature, |_| true, rng)
-                };
+                }
+                if density {
+                    buffers.bias.clear();
+                    buffers.bias.extend((0..classes).map(|class| {
+                        let onset = codec.is_onset(codec.class_to_event(history, class));
+                        if onset { density_nats } else { 0.0 }
+                    }));
+                }
+                let (allowed, bias) = (&buffers.allowed, &buffers.bias);
+                let (class, log_p) = sampling::sample_biased(
+                    logits,
+                    request.temperature,
+                    |c| !masked || allowed[c],
+                    |c| if density { bias[c] } else { 0.0 },
+                    rng,
+                );
                 let event = codec.class_to_event(history, class);
                 history.push(event);
                 scores[i] += log_p;
@@ -431,6 +446,10 @@ mod tests {
         }
         fn allows(&self, event: usize, _: i32, mask: &PitchMask) -> bool {
             event == 0 || mask.allows(60 + event as u8)
+        }
+
+        fn is_onset(&self, event: usize) -> bool {
+            event != 0
         }
         fn decoder(&self, _: i32, _: u8) {}
         fn decode(&self, _: &mut (), step: i64, event: usize, notes: &mut Vec<StepNote>) {

@@ -112,6 +112,9 @@ pub trait StepCodec: Send {
     /// Whether `mask` lets `event` through, the events being shifted by `shift_semitones`.
     fn allows(&self, event: Self::Event, shift_semitones: i32, mask: &PitchMask) -> bool;
 
+    /// Whether `event` starts a note (what a density control leans towards or away from).
+    fn is_onset(&self, event: Self::Event) -> bool;
+
     /// A decoder with nothing sounding, for events shifted by `shift_semitones`, giving notes of
     /// `velocity` where the encoding has none.
     fn decoder(&self, shift_semitones: i32, velocity: u8) -> Self::Decoder;
@@ -336,6 +339,10 @@ impl<F: MelodyFeatures> StepCodec for MelodyCodec<F> {
         }
     }
 
+    fn is_onset(&self, event: MelodyEvent) -> bool {
+        matches!(event, MelodyEvent::NoteOn(_))
+    }
+
     fn decoder(&self, shift_semitones: i32, velocity: u8) -> NoteDecoder {
         NoteDecoder::new(shift_semitones, velocity)
     }
@@ -398,6 +405,10 @@ impl StepCodec for DrumCodec {
 
     fn allows(&self, _: usize, _: i32, _: &PitchMask) -> bool {
         true
+    }
+
+    fn is_onset(&self, event: usize) -> bool {
+        event != 0
     }
 
     fn decoder(&self, _: i32, velocity: u8) -> u8 {
@@ -485,6 +496,10 @@ impl StepCodec for EventCodec {
 
     fn allows(&self, _: usize, _: i32, _: &PitchMask) -> bool {
         true
+    }
+
+    fn is_onset(&self, _: usize) -> bool {
+        false
     }
 
     fn decoder(&self, _: i32, _: u8) -> Vec<usize> {

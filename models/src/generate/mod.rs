@@ -57,6 +57,10 @@ pub struct GenerateRequest<'a> {
     /// Pianoroll models: a key is on when its probability is at least 0.5 (Magenta's sampling)
     /// instead of being drawn at `temperature`. Other models ignore it.
     pub threshold: bool,
+    /// Density, in nats added to the log-odds of every choice that starts a note (a note-on, a
+    /// drum hit, a key of a Pianoroll frame): positive plays more notes, negative fewer, 0 the
+    /// model's own.
+    pub density_nats: f32,
 }
 
 impl<'a> GenerateRequest<'a> {
@@ -74,6 +78,7 @@ impl<'a> GenerateRequest<'a> {
             chords: &[],
             melody: &[],
             threshold: false,
+            density_nats: 0.0,
         }
     }
 }

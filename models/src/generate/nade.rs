@@ -149,10 +149,11 @@ impl<M: Stepper> NadeModel<M> {
         let keys = spec.num_keys as usize;
         for step in 0..request.steps {
             let started = Instant::now();
-            let frame = self.weights.sample(
+            let frame = self.weights.sample_biased(
                 &self.biases,
                 sampling,
                 |key| mask.allows(spec.pitch_of(key)),
+                f64::from(request.density_nats),
                 rng,
                 &mut self.activations,
             );

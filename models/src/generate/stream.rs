@@ -33,6 +33,8 @@ const MAX_EVENTS_PER_STEP: usize = 160;
 trait Stream {
     /// Whether `class` may come next.
     fn allows(&self, class: usize) -> bool;
+    /// Whether `class` starts a note (what a density control leans towards or away from).
+    fn is_onset(&self, class: usize) -> bool;
     /// An event the stream must take next without sampling (harmonisation), if any.
     fn forced(&mut self) -> Option<usize>;
     /// Takes an event, appending the notes it ends to `notes`.
@@ -142,6 +144,13 @@ impl Stream for PolyStream<'_> {
         }
     }
 
+    fn is_onset(&self, class: usize) -> bool {
+        matches!(
+            poly::PolyEvent::from_index(class),
+            Some(poly::PolyEvent::NewNote(_))
+        )
+    }
+
     fn forced(&mut self) -> Option<usize> {
         if self.melody_done || self.lowest.is_some() {
             return None;
@@ -207,6 +216,13 @@ impl Stream for PerfStream {
             Some(_) => true,
             None => false,
         }
+    }
+
+    fn is_onset(&self, class: usize) -> bool {
+        matches!(
+            perf::PerfEvent::from_index(class),
+            Some(perf::PerfEvent::NoteOn(_))
+        )
     }
 
     fn forced(&mut self) -> Option<usize> {
@@ -375,7 +391,15 @@ impl Generator for StreamGenerator {
                 Some(event) => event,
                 None => {
                     let s = &*stream;
-                    sampling::sample(&self.logits, request.temperature, |c| s.allows(c), rng).0
+                    let density = f64::from(request.density_nats);
+                    sampling::sample_biased(
+                        &self.logits,
+                        request.temperature,
+                        |c| s.allows(c),
+                        |c| if s.is_onset(c) { density } else { 0.0 },
+                        rng,
+                    )
+                    .0
                 }
             };
             stream.push(event, &mut self.notes);

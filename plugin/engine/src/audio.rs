@@ -109,6 +109,11 @@ pub struct AudioSettings {
     pub bypassed: bool,
     /// Tempo used when the host gives none, in quarter notes per minute.
     pub fallback_tempo_bpm: f64,
+    /// The MIDI channel (0..=15) the jam listens to; `None`: every channel. Notes on other
+    /// channels pass through unheard (an Improv model's chord channel is always heard).
+    pub listen_channel: Option<u8>,
+    /// A key that acts as the Continue control instead of sounding (on any channel).
+    pub continue_key: Option<u8>,
 }
 
 impl Default for AudioSettings {
@@ -119,6 +124,8 @@ impl Default for AudioSettings {
             interrupt: false,
             bypassed: false,
             fallback_tempo_bpm: crate::clock::DEFAULT_TEMPO_BPM,
+            listen_channel: None,
+            continue_key: None,
         }
     }
 }
@@ -380,6 +387,35 @@ impl AudioEngine {
     /// One input event of the player.
     fn on_input(&mut self, event: InputEvent, time: &BlockTime, settings: &AudioSettings) {
         let beats = time.beats_at(event.offset());
+        if let InputEvent::NoteOn {
+            offset,
+            channel,
+            key,
+            ..
+        }
+        | InputEvent::NoteOff {
+            offset,
+            channel,
+            key,
+        } = event
+        {
+            if settings.continue_key == Some(key) {
+                if matches!(event, InputEvent::NoteOn { .. }) {
+                    self.on_control(offset, JamControl::Continue, beats);
+                }
+                return;
+            }
+            let chord_channel = matches!(
+                self.chord_input,
+                Some(ChordInput::Channel(c)) if c == channel
+            );
+            if settings.listen_channel.is_some_and(|c| c != channel) && !chord_channel {
+                if settings.midi_thru || matches!(event, InputEvent::NoteOff { .. }) {
+                    self.pass_through(event);
+                }
+                return;
+            }
+        }
         match event {
             InputEvent::NoteOn {
                 offset,
@@ -457,6 +493,10 @@ impl AudioEngine {
                 self.restart(offset);
             }
             JamControl::EndCall | JamControl::Mutate | JamControl::Continue => {
+                if control == JamControl::EndCall {
+                    // The call ends here: an answer planned for a later end no longer stands.
+                    self.player.cancel_calls_ending_after(beats);
+                }
                 self.capture(
                     NoteKind::Control,
                     0,

@@ -168,7 +168,7 @@ pub struct BarGrid {
 
 impl BarGrid {
     /// Tolerance for "on a bar line", in quarter notes (a tiny fraction of a 16th).
-    const EPS: f64 = 1e-6;
+    pub(crate) const EPS: f64 = 1e-6;
 
     /// The first bar line at or after `beats`.
     pub fn bar_at_or_after(&self, beats: f64) -> f64 {

@@ -10,6 +10,7 @@ pub mod audio;
 pub mod choice;
 pub mod chords;
 pub mod clock;
+pub mod history;
 pub mod input_log;
 pub mod instance;
 pub mod mode;
@@ -20,6 +21,7 @@ pub mod player;
 pub mod queues;
 pub mod shared;
 pub mod tracker;
+pub mod turns;
 pub mod worker;
 
 pub use audio::{AudioEngine, AudioSettings, BlockOutput, InputEvent};

@@ -52,6 +52,8 @@ pub struct CallLimits {
     pub silence_beats: f64,
     /// Maximum call length, in beats; > 0.
     pub max_call_beats: f64,
+    /// Silence does not end a call shorter than this, in beats; ≥ 0.
+    pub min_call_beats: f64,
 }
 
 /// A call as it stands (or as it ended), with every note closed.
@@ -120,7 +122,8 @@ impl PhraseDetector {
         let start = self.start_beats?;
         let max_end = start + limits.max_call_beats;
         Some(if self.held.is_empty() {
-            let silence_end = self.last_off_beats + limits.silence_beats;
+            let silence_end =
+                (self.last_off_beats + limits.silence_beats).max(start + limits.min_call_beats);
             if silence_end <= max_end {
                 CallEnd::Silence {
                     at_beats: silence_end,
@@ -214,6 +217,7 @@ mod tests {
     const LIMITS: CallLimits = CallLimits {
         silence_beats: 1.0,
         max_call_beats: 32.0,
+        min_call_beats: 0.0,
     };
 
     fn ev(seq: u64, kind: NoteKind, key: u8, beats: f64) -> CaptureEvent {
@@ -297,6 +301,28 @@ mod tests {
         assert_eq!(
             d.projected_end(&LIMITS),
             Some(CallEnd::Silence { at_beats: 3.0 })
+        );
+    }
+
+    #[test]
+    fn given_a_minimum_call_length_when_the_player_pauses_early_then_the_call_goes_on_to_it() {
+        let limits = CallLimits {
+            min_call_beats: 8.0,
+            ..LIMITS
+        };
+        let mut d = PhraseDetector::new(0);
+        d.feed(&ev(0, NoteKind::On, 60, 4.0), &limits);
+        d.feed(&ev(1, NoteKind::Off, 60, 4.5), &limits);
+        assert_eq!(
+            d.projected_end(&limits),
+            Some(CallEnd::Silence { at_beats: 12.0 })
+        );
+        assert!(d.feed(&ev(2, NoteKind::On, 62, 9.0), &limits).is_none());
+        d.feed(&ev(3, NoteKind::Off, 62, 11.5), &limits);
+        assert_eq!(
+            d.projected_end(&limits),
+            Some(CallEnd::Silence { at_beats: 12.5 }),
+            "past the minimum, the silence rules"
         );
     }
 

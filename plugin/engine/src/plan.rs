@@ -43,6 +43,26 @@ impl AnswerPlan {
     }
 }
 
+/// Where an answer starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AnswerStart {
+    /// On the first bar line at or after the call's end; the primer ends on the bar line at or
+    /// after the call's last note.
+    NextBar,
+    /// On the first beat at or after the call's end; the primer ends on the beat at or after
+    /// the call's last note.
+    NextBeat,
+    /// At a given place (Trade's turn, Accompany's bar, a mutation or continuation), with the
+    /// primer window ending where the model should take the answer to begin.
+    At {
+        /// Where the answer starts.
+        answer_beats: f64,
+        /// Where the primer window ends (the answer follows it directly, to the model);
+        /// `None`: the bar line at or after the call's last note.
+        primer_end_beats: Option<f64>,
+    },
+}
+
 /// Plans the answer to `call`. `answer_bars` is the fixed answer length (0: as long as the call,
 /// at most `max_call_bars`). Returns `None` for a call without notes.
 pub fn plan_answer(
@@ -51,6 +71,25 @@ pub fn plan_answer(
     steps_per_quarter: u32,
     answer_bars: u32,
     max_call_bars: u32,
+) -> Option<AnswerPlan> {
+    plan_answer_from(
+        call,
+        grid,
+        steps_per_quarter,
+        answer_bars,
+        max_call_bars,
+        AnswerStart::NextBar,
+    )
+}
+
+/// [`plan_answer`] with the answer starting where `start` says.
+pub fn plan_answer_from(
+    call: &Call,
+    grid: BarGrid,
+    steps_per_quarter: u32,
+    answer_bars: u32,
+    max_call_bars: u32,
+    start: AnswerStart,
 ) -> Option<AnswerPlan> {
     if call.notes.is_empty() || grid.bar_len_beats <= 0.0 || steps_per_quarter == 0 {
         return None;
@@ -79,8 +118,28 @@ pub fn plan_answer(
     }
     .clamp(1, MAX_ANSWER_BARS);
 
+    let beat_at_or_after =
+        |b: f64| grid.origin_beats + ((b - grid.origin_beats) - BarGrid::EPS).ceil();
     let primer_start = grid.bar_at_or_before(first_start);
-    let primer_end = grid.bar_at_or_after(last_end).max(primer_start + bar);
+    let (primer_end, answer_start) = match start {
+        AnswerStart::NextBar => (
+            grid.bar_at_or_after(last_end).max(primer_start + bar),
+            grid.bar_at_or_after(call.end_beats),
+        ),
+        AnswerStart::NextBeat => (
+            beat_at_or_after(last_end).max(primer_start + 1.0),
+            beat_at_or_after(call.end_beats),
+        ),
+        AnswerStart::At {
+            answer_beats,
+            primer_end_beats,
+        } => (
+            primer_end_beats
+                .unwrap_or_else(|| grid.bar_at_or_after(last_end))
+                .max(primer_start + step_beats),
+            answer_beats,
+        ),
+    };
     let to_step = |b: f64| ((b - primer_start) / step_beats).round() as i64;
     let primer_steps = to_step(primer_end).max(1) as usize;
     let primer = call
@@ -96,7 +155,6 @@ pub fn plan_answer(
     let velocity_sum: u32 = call.notes.iter().map(|n| u32::from(n.velocity)).sum();
     let velocity = (velocity_sum / call.notes.len() as u32).clamp(1, 127) as u8;
 
-    let answer_start = grid.bar_at_or_after(call.end_beats);
     let answer_len = f64::from(bars) * bar;
     Some(AnswerPlan {
         primer,
@@ -204,6 +262,31 @@ mod tests {
         assert_eq!(plan.answer_start_beats, 9.0);
         assert_eq!(plan.answer_steps, 12);
         assert_eq!(plan.primer_steps, 12);
+    }
+
+    #[test]
+    fn given_answers_on_the_beat_when_planned_then_primer_and_answer_end_and_start_on_beats() {
+        let c = call(&[(60, 4.0, 5.0), (62, 5.0, 5.75)], 6.75);
+        let plan = plan_answer_from(&c, GRID, 4, 0, 8, AnswerStart::NextBeat).unwrap();
+        assert_eq!(plan.answer_start_beats, 7.0);
+        assert_eq!(plan.primer_start_beats, 4.0);
+        assert_eq!(plan.primer_steps, 8, "4..6: the beat after the last note");
+        assert_eq!(plan.answer_steps, 16);
+    }
+
+    #[test]
+    fn given_a_place_to_start_when_planned_then_the_answer_is_there_after_the_primer_window() {
+        let c = call(&[(60, 0.5, 1.0), (62, 6.0, 7.75)], 7.75);
+        let at = AnswerStart::At {
+            answer_beats: 8.0,
+            primer_end_beats: Some(8.0),
+        };
+        let plan = plan_answer_from(&c, GRID, 4, 2, 8, at).unwrap();
+        assert_eq!((plan.primer_start_beats, plan.primer_steps), (0.0, 32));
+        assert_eq!(
+            (plan.answer_start_beats, plan.answer_end_beats),
+            (8.0, 16.0)
+        );
     }
 
     #[test]

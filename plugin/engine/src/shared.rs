@@ -102,6 +102,8 @@ pub struct Settings {
     /// Seed for answers (0: a fresh random seed). With a seed, the n-th answer after a timeline
     /// jump is always drawn from the same random numbers, so an offline render repeats.
     pub seed: AtomicU64,
+    /// Density, in nats added to the log-odds of starting a note (0: the model's own).
+    pub density_nats: AtomicF32,
 }
 
 impl Settings {
@@ -208,6 +210,7 @@ impl Default for Settings {
             min_call_beats: AtomicF32::new(0.0),
             answer_on_beat: AtomicBool::new(false),
             seed: AtomicU64::new(0),
+            density_nats: AtomicF32::new(0.0),
         }
     }
 }

@@ -36,12 +36,15 @@ pub use crate::choice::ModelChoice;
 use crate::choice::ModelPick;
 use crate::chords::{ChordTimeline, voids_answer};
 use crate::clock::BarGrid;
-use crate::phrase::{Call, CallEnd, CallLimits, PhraseDetector};
-use crate::plan::{AnswerPlan, plan_answer};
+use crate::history::NoteHistory;
+use crate::mode::{JamControl, JamMode};
+use crate::phrase::{Call, CallEnd, CallLimits, CallNote, PhraseDetector};
+use crate::plan::{AnswerPlan, AnswerStart, plan_answer_from};
 use crate::queues::{
     AnswerHeader, AnswerMsg, AnswerNote, AnswerProducer, CaptureConsumer, CaptureEvent, NoteRole,
 };
 use crate::shared::{Shared, WorkerStatus};
+use crate::turns::{AccompanyBars, Repeats, trade_turn_due};
 
 /// How often the worker looks at the input while a call is in progress, answers are queued,
 /// a model loads or an answer may still follow a chord change.
@@ -52,6 +55,11 @@ const IDLE_POLL: Duration = Duration::from_millis(20);
 const MAX_LENGTH_LEAD_BEATS: f64 = 1.0;
 /// Most answer messages held back while the answer ring is full.
 const OUTBOX_LIMIT: usize = 65_536;
+/// Accompany: bars of context (the player's notes and Antiphon's own) primed before each bar.
+const ACCOMPANY_CONTEXT_BARS: f64 = 2.0;
+/// A model that finished loading waits for the next bar line, but never longer than the time
+/// to that bar line at the current tempo plus this (the audio may have stopped running).
+const SWAP_GRACE: Duration = Duration::from_millis(500);
 
 /// Messages to the worker, from non-audio threads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +130,16 @@ impl WorkerHandle {
             chords: ChordTimeline::new(),
             outbox: VecDeque::new(),
             next_answer_id: 1,
+            history: NoteHistory::new(),
+            last_call: None,
+            last_answer: None,
+            repeats: None,
+            accompany: AccompanyBars::new(),
+            own_notes: Vec::new(),
+            trade_prepared: None,
+            mode: JamMode::CallResponse,
+            answers_in_epoch: 0,
+            swap: None,
         };
         let thread = std::thread::Builder::new()
             .name("antiphon-worker".into())
@@ -176,6 +194,60 @@ struct SentAnswer {
     notes: Vec<GeneratedNote>,
     /// [`Worker::model_serial`] of the model that generated it.
     model_serial: u64,
+    /// The channel its notes play on (a MIDI channel, or [`AnswerNote::OUTPUT_CHANNEL`]).
+    channel: u8,
+    /// How it was placed (a chord change that voids it makes it again the same way).
+    placement: Placement,
+}
+
+impl SentAnswer {
+    /// Its notes in beats, as a call (for a mutation seeded by it).
+    fn as_call(&self) -> Call {
+        let plan = &self.plan;
+        Call {
+            notes: self
+                .notes
+                .iter()
+                .map(|n| CallNote {
+                    key: n.pitch,
+                    velocity: n.velocity,
+                    channel: 0,
+                    start_beats: plan.answer_step_beats(n.start_step),
+                    end_beats: Some(
+                        plan.answer_step_beats(n.end_step)
+                            .min(plan.answer_end_beats),
+                    ),
+                })
+                .collect(),
+            start_beats: plan.answer_start_beats,
+            end_beats: plan.answer_end_beats,
+        }
+    }
+}
+
+/// How to place an answer other than call and response's own rule.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    /// Where it starts.
+    start: AnswerStart,
+    /// Its length in bars (0: as long as the call).
+    bars: u32,
+    /// Player notes before this (that the worker had not seen) void it; later ones don't.
+    void_before_beats: f64,
+    /// Polyphony may harmonise it (call and response only).
+    harmonize: bool,
+}
+
+/// A loaded model waiting for the next bar line to take over.
+struct Swap {
+    /// The model.
+    generator: Box<dyn Generator>,
+    /// The bar line where it takes over.
+    at_beats: f64,
+    /// The epoch it waits in (a jump installs it at once).
+    epoch: u32,
+    /// When it takes over even if the playhead never gets there.
+    deadline: std::time::Instant,
 }
 
 /// The worker thread's state.
@@ -225,6 +297,27 @@ struct Worker {
     outbox: VecDeque<AnswerMsg>,
     /// Identifier of the next answer.
     next_answer_id: u32,
+    /// The player's recent notes (Trade, Accompany, Continue).
+    history: NoteHistory,
+    /// The last call that ended (Continue's phrase when none is in progress).
+    last_call: Option<Call>,
+    /// The last answer made (seed of a mutation; what a loop repeats).
+    last_answer: Option<SentAnswer>,
+    /// Repeats of the last answer while Loop Answer is on.
+    repeats: Option<Repeats>,
+    /// Accompany's bars.
+    accompany: AccompanyBars,
+    /// Antiphon's own accompaniment notes of the last bars, in beats (Accompany's context).
+    own_notes: Vec<CallNote>,
+    /// Start of the last Trade turn prepared.
+    trade_prepared: Option<f64>,
+    /// The mode followed.
+    mode: JamMode,
+    /// Answers drawn since the last timeline jump (with a seed, answer n draws from a
+    /// generator seeded by the seed and n).
+    answers_in_epoch: u64,
+    /// A loaded model waiting for its bar line.
+    swap: Option<Swap>,
 }
 
 /// What to generate and how to send it.
@@ -245,6 +338,8 @@ struct Job<'a> {
     chords: &'a [ChordChange],
     /// The call may still go on: stop at a melody note before its end.
     speculative: bool,
+    /// Polyphony may harmonise (call and response answers).
+    harmonize: bool,
 }
 
 impl Worker {
@@ -258,6 +353,9 @@ impl Worker {
             let busy = self.detector.is_active()
                 || !self.outbox.is_empty()
                 || self.loading.is_some()
+                || self.swap.is_some()
+                || matches!(self.mode, JamMode::Trade | JamMode::Accompany)
+                || self.repeats.is_some()
                 || (self.uses_chords() && !self.finals.is_empty());
             let wait = if busy { BUSY_POLL } else { IDLE_POLL };
             match self.inbox.recv_timeout(wait) {
@@ -296,6 +394,7 @@ impl Worker {
         self.requested = Some(choice.clone());
         self.request_failed = false;
         self.loading = None;
+        self.swap = None;
         if self.generator.is_none() {
             self.shared.set_status(WorkerStatus::Loading);
         }
@@ -346,14 +445,52 @@ impl Worker {
             };
             if let Some(result) = result {
                 self.loading = None;
-                self.install(result);
+                self.arrive(result);
             }
         }
+        self.take_swap();
         let (done, running): (Vec<_>, Vec<_>) =
             self.loaders.drain(..).partition(|l| l.is_finished());
         self.loaders = running;
         for loader in done {
             let _ = loader.join();
+        }
+    }
+
+    /// A model finished loading: with a model playing, it takes over at the next bar line
+    /// ([`Worker::take_swap`]); otherwise, or if it was refused, at once.
+    fn arrive(&mut self, result: Result<Box<dyn Generator>, ModelError>) {
+        self.swap = None;
+        match result {
+            Ok(generator) if self.generator.is_some() => {
+                let playhead = self.shared.playhead_beats.load(Ordering::Acquire);
+                let at_beats = self.grid().bar_at_or_after(playhead);
+                let tempo = self.shared.tempo_bpm.load(Ordering::Relaxed).max(1.0);
+                let wait_s = ((at_beats - playhead) * 60.0 / tempo).clamp(0.0, 60.0);
+                self.swap = Some(Swap {
+                    generator,
+                    at_beats,
+                    epoch: self.shared.epoch.load(Ordering::Acquire),
+                    deadline: std::time::Instant::now()
+                        + Duration::from_secs_f64(wait_s)
+                        + SWAP_GRACE,
+                });
+            }
+            other => self.install(other),
+        }
+    }
+
+    /// Installs the waiting model once the playhead reaches its bar line (or the timeline
+    /// jumped, or the audio stopped running).
+    fn take_swap(&mut self) {
+        let Some(swap) = &self.swap else {
+            return;
+        };
+        let due = self.shared.playhead_beats.load(Ordering::Acquire) >= swap.at_beats
+            || self.shared.epoch.load(Ordering::Acquire) != swap.epoch
+            || std::time::Instant::now() >= swap.deadline;
+        if due && let Some(swap) = self.swap.take() {
+            self.install(Ok(swap.generator));
         }
     }
 
@@ -411,6 +548,7 @@ impl Worker {
             silence_beats: f64::from(settings.silence_beats.load(Ordering::Relaxed))
                 .max(1.0 / 64.0),
             max_call_beats: f64::from(settings.max_call_bars.load(Ordering::Relaxed).max(1)) * bar,
+            min_call_beats: f64::from(settings.min_call_beats.load(Ordering::Relaxed)).max(0.0),
         }
     }
 
@@ -430,7 +568,11 @@ impl Worker {
         if epoch != self.detector.epoch() {
             self.start_epoch(epoch);
         }
-        if self.detector.is_active() {
+        let mode = self.shared.settings.mode();
+        if mode != self.mode {
+            self.change_mode(mode);
+        }
+        if mode == JamMode::CallResponse && self.detector.is_active() {
             let seen = self.detector.seen();
             let due = match self.detector.projected_end(&limits) {
                 Some(CallEnd::Silence { at_beats }) => Some(at_beats),
@@ -448,9 +590,15 @@ impl Worker {
                 self.speculative = self.answer(&call, seen, true);
                 self.planned = Some(self.relevant);
             }
-            if let Some(call) = self.detector.poll(playhead, &limits) {
-                self.close_call(call, seen, self.relevant);
-            }
+        }
+        let seen = self.detector.seen();
+        if let Some(call) = self.detector.poll(playhead, &limits) {
+            self.close_call(call, seen, self.relevant);
+        }
+        match mode {
+            JamMode::CallResponse | JamMode::Continue => self.follow_loop(playhead),
+            JamMode::Trade => self.follow_trade(playhead),
+            JamMode::Accompany => self.follow_accompany(playhead),
         }
         self.finals
             .retain(|a| a.plan.answer_end_beats > playhead && a.epoch == epoch);
@@ -467,6 +615,7 @@ impl Worker {
         let relevant_before = self.relevant;
         match event.role {
             NoteRole::Melody => {
+                self.history.apply(event);
                 if let Some(call) = self.detector.feed(event, limits) {
                     self.close_call(call, seen_before, relevant_before);
                 }
@@ -474,6 +623,12 @@ impl Worker {
             }
             NoteRole::Control => {
                 self.detector.mark_seen(event.seq);
+                // A call may have ended before the control.
+                if let Some(call) = self.detector.poll(event.beats, limits) {
+                    self.close_call(call, seen_before, relevant_before);
+                }
+                self.relevant = self.detector.seen();
+                self.take_control(JamControl::from_u8(event.key), event.beats);
             }
             NoteRole::Chord | NoteRole::ChordChange => {
                 // Chord notes are not part of a call, but a call may have ended before one.
@@ -492,15 +647,296 @@ impl Worker {
 
     /// A call ended: its speculative answer stands if it was planned from everything before the
     /// end (`relevant_before`), else the call is answered now. The answer joins the finals.
+    /// In the other modes a call is only remembered (Continue's phrase).
     fn close_call(&mut self, call: Call, seen_before: u64, relevant_before: u64) {
-        let sent = if self.planned == Some(relevant_before) {
+        let sent = if self.mode != JamMode::CallResponse {
+            None
+        } else if self.planned == Some(relevant_before) {
             self.speculative.take()
         } else {
             self.answer(&call, seen_before, false)
         };
         self.planned = None;
         self.speculative = None;
-        self.finals.extend(sent);
+        self.last_call = Some(call);
+        self.keep_answer(sent);
+    }
+
+    /// Keeps an answer that was sent: it may change with the chords, be mutated, be looped.
+    fn keep_answer(&mut self, sent: Option<SentAnswer>) {
+        if let Some(sent) = sent {
+            self.repeats = None;
+            self.last_answer = Some(sent.clone());
+            self.finals.push(sent);
+        }
+    }
+
+    /// Follows a change of mode: the other modes' schedules stop (answers already sent play
+    /// out).
+    fn change_mode(&mut self, mode: JamMode) {
+        self.mode = mode;
+        self.planned = None;
+        self.speculative = None;
+        self.repeats = None;
+        self.accompany.stop();
+        self.trade_prepared = None;
+    }
+
+    /// A momentary control at `beats`.
+    fn take_control(&mut self, control: Option<JamControl>, beats: f64) {
+        match control {
+            Some(JamControl::EndCall) => {
+                // The audio thread dropped any answer planned for a later end.
+                if self.mode == JamMode::CallResponse
+                    && let Some(call) = self.detector.snapshot(beats)
+                {
+                    let epoch = self.detector.epoch();
+                    self.detector.reset(epoch);
+                    self.planned = None;
+                    self.speculative = None;
+                    let sent = self.answer(&call, self.detector.seen(), false);
+                    self.last_call = Some(call);
+                    self.keep_answer(sent);
+                }
+            }
+            Some(JamControl::Mutate) => self.mutate(beats),
+            Some(JamControl::Continue) => self.continue_phrase(beats),
+            // Panic is the audio thread's (it starts a new epoch).
+            Some(JamControl::Panic) | None => {}
+        }
+    }
+
+    /// The grid of the last block.
+    fn grid(&self) -> BarGrid {
+        BarGrid {
+            origin_beats: self.shared.bar_origin_beats.load(Ordering::Relaxed),
+            bar_len_beats: self.shared.bar_len_beats.load(Ordering::Relaxed).max(0.25),
+        }
+    }
+
+    /// Where the answers already sent end (at least `beats`): a new one starts after them.
+    fn scheduled_end(&self, beats: f64) -> f64 {
+        let finals = self.finals.iter().map(|a| a.plan.answer_end_beats);
+        let last = self.last_answer.iter().map(|a| a.plan.answer_end_beats);
+        let repeats = self.repeats.iter().map(|r| r.next_start_beats);
+        finals.chain(last).chain(repeats).fold(beats, f64::max)
+    }
+
+    /// The first bar line (or beat, with Answer Start = Next Beat) at or after `beats`.
+    fn next_start(&self, beats: f64) -> f64 {
+        let grid = self.grid();
+        if self.shared.settings.answer_on_beat.load(Ordering::Relaxed) {
+            grid.origin_beats + (beats - grid.origin_beats - 1e-6).ceil()
+        } else {
+            grid.bar_at_or_after(beats)
+        }
+    }
+
+    /// Mutate at `beats`: answers again, seeded by the last answer instead of the call, as long
+    /// as it, after everything already sent. With Loop Answer on, the mutation is what loops.
+    fn mutate(&mut self, beats: f64) {
+        let Some(last) = self.last_answer.clone() else {
+            return;
+        };
+        let call = last.as_call();
+        if call.notes.is_empty() {
+            return;
+        }
+        let bar = self.grid().bar_len_beats;
+        let len_beats = last.plan.answer_end_beats - last.plan.answer_start_beats;
+        let start = self.next_start(self.scheduled_end(beats));
+        let placement = Placement {
+            start: AnswerStart::At {
+                answer_beats: start,
+                primer_end_beats: Some(last.plan.answer_end_beats),
+            },
+            bars: (len_beats / bar).round().max(1.0) as u32,
+            void_before_beats: beats,
+            harmonize: false,
+        };
+        let sent = self.answer_placed(&call, self.detector.seen(), false, placement);
+        self.keep_answer(sent);
+    }
+
+    /// Continue at `beats`: one continuation of the phrase as it stands (the call in progress,
+    /// else the last call), from the next bar line (or beat) after everything already sent,
+    /// Answer Length bars long (0: as long as the phrase).
+    fn continue_phrase(&mut self, beats: f64) {
+        let Some(call) = self
+            .detector
+            .snapshot(beats)
+            .or_else(|| self.last_call.clone())
+        else {
+            return;
+        };
+        let start = self.next_start(self.scheduled_end(beats));
+        let placement = Placement {
+            start: AnswerStart::At {
+                answer_beats: start,
+                primer_end_beats: None,
+            },
+            bars: self.shared.settings.answer_bars.load(Ordering::Relaxed),
+            void_before_beats: beats,
+            harmonize: false,
+        };
+        let sent = self.answer_placed(&call, self.detector.seen(), false, placement);
+        self.keep_answer(sent);
+    }
+
+    /// Loop Answer: while no call is in progress, the last answer repeats back to back, each
+    /// repeat sent a bar before it starts. A note the player plays before a repeat starts
+    /// drops it (it is a new call).
+    fn follow_loop(&mut self, playhead: f64) {
+        if !self.shared.settings.loop_answer.load(Ordering::Relaxed) {
+            self.repeats = None;
+            return;
+        }
+        if self.detector.is_active() {
+            return;
+        }
+        let Some((from, to)) = self
+            .last_answer
+            .as_ref()
+            .map(|a| (a.plan.answer_start_beats, a.plan.answer_end_beats))
+        else {
+            return;
+        };
+        if self.repeats.is_none() {
+            self.repeats = Repeats::after(from, to);
+        }
+        let lead = self.grid().bar_len_beats;
+        let Some(start) = self.repeats.as_mut().and_then(|r| r.due(playhead, lead)) else {
+            return;
+        };
+        let Some(last) = self.last_answer.clone() else {
+            return;
+        };
+        let plan = &last.plan;
+        let shift = start - plan.answer_start_beats;
+        let mut shifted = plan.clone();
+        shifted.answer_start_beats += shift;
+        shifted.answer_end_beats += shift;
+        let answer_id = self.take_answer_id();
+        let header = AnswerHeader {
+            answer_id,
+            epoch: last.epoch,
+            input_seen: self.detector.seen(),
+            call_end_beats: start,
+            start_beats: shifted.answer_start_beats,
+            end_beats: shifted.answer_end_beats,
+            resume_from_beats: None,
+        };
+        self.outbox.push_back(AnswerMsg::Begin(header));
+        for note in &last.notes {
+            self.outbox.push_back(AnswerMsg::Note(answer_note(
+                &shifted,
+                answer_id,
+                last.channel,
+                *note,
+            )));
+        }
+        self.flush();
+    }
+
+    /// Trade: one grid step before the player's turn ends, answers what they played in it, in
+    /// Antiphon's turn of the same length. A silent turn is answered with silence.
+    fn follow_trade(&mut self, playhead: f64) {
+        let Some(generator) = self.generator.as_ref() else {
+            return;
+        };
+        let tempo = self.shared.tempo_bpm.load(Ordering::Relaxed);
+        let step_beats = 1.0 / f64::from(generator.info().encoding.steps_per_quarter_at(tempo));
+        let bars = self
+            .shared
+            .settings
+            .trade_bars
+            .load(Ordering::Relaxed)
+            .max(1);
+        let Some(turn) = trade_turn_due(self.grid(), bars, step_beats, playhead) else {
+            return;
+        };
+        if self.trade_prepared == Some(turn.start_beats) {
+            return;
+        }
+        self.trade_prepared = Some(turn.start_beats);
+        let Some(call) = self.history.window(turn.player_start_beats, turn.cut_beats) else {
+            return;
+        };
+        let placement = Placement {
+            start: AnswerStart::At {
+                answer_beats: turn.start_beats,
+                primer_end_beats: Some(turn.start_beats),
+            },
+            bars,
+            void_before_beats: turn.cut_beats,
+            harmonize: false,
+        };
+        let sent = self.answer_placed(&call, self.detector.seen(), false, placement);
+        self.keep_answer(sent);
+    }
+
+    /// Accompany: while the player has played in the last Max Call Length bars, Antiphon plays
+    /// bar after bar, each made a bar ahead from the last two bars of the player's notes and
+    /// its own.
+    fn follow_accompany(&mut self, playhead: f64) {
+        let grid = self.grid();
+        let bar = grid.bar_len_beats;
+        let idle_bars = self
+            .shared
+            .settings
+            .max_call_bars
+            .load(Ordering::Relaxed)
+            .max(1);
+        let active = self
+            .history
+            .active_since(playhead - f64::from(idle_bars) * bar);
+        if self.generator.is_none() {
+            return;
+        }
+        let Some((start, _end)) = self.accompany.due(grid, playhead, active) else {
+            return;
+        };
+        let from = start - ACCOMPANY_CONTEXT_BARS * bar;
+        self.own_notes
+            .retain(|n| n.end_beats.is_none_or(|e| e > from - bar));
+        let mut call = self.history.window(from, start).unwrap_or(Call {
+            notes: Vec::new(),
+            start_beats: start,
+            end_beats: start,
+        });
+        call.notes.extend(
+            self.own_notes
+                .iter()
+                .filter(|n| n.start_beats >= from && n.start_beats < start)
+                .copied(),
+        );
+        if call.notes.is_empty() {
+            return;
+        }
+        call.notes
+            .sort_by(|a, b| a.start_beats.total_cmp(&b.start_beats));
+        call.start_beats = call.notes[0].start_beats;
+        let placement = Placement {
+            start: AnswerStart::At {
+                answer_beats: start,
+                primer_end_beats: Some(start),
+            },
+            bars: 1,
+            void_before_beats: playhead,
+            harmonize: false,
+        };
+        let sent = self.answer_placed(&call, self.detector.seen(), false, placement);
+        if let Some(sent) = &sent {
+            self.own_notes.extend(sent.as_call().notes);
+        }
+        self.keep_answer(sent);
+    }
+
+    /// The identifier of a new answer.
+    fn take_answer_id(&mut self) -> u32 {
+        let id = self.next_answer_id;
+        self.next_answer_id = self.next_answer_id.wrapping_add(1).max(1);
+        id
     }
 
     /// The held chord changed at `beats`. An answer it voids ([`voids_answer`]) was dropped by
@@ -530,7 +966,8 @@ impl Worker {
             }
             if voids_answer(beats, answer.plan.answer_start_beats) {
                 let seen = self.detector.seen();
-                if let Some(again) = self.answer(&answer.call, seen, false) {
+                if let Some(again) = self.answer_placed(&answer.call, seen, false, answer.placement)
+                {
                     self.finals.push(again);
                 }
             } else if can_continue(self, &answer) {
@@ -551,6 +988,14 @@ impl Worker {
         self.finals.clear();
         self.chords.reset();
         self.outbox.clear();
+        self.history.clear();
+        self.last_call = None;
+        self.last_answer = None;
+        self.repeats = None;
+        self.accompany.stop();
+        self.own_notes.clear();
+        self.trade_prepared = None;
+        self.answers_in_epoch = 0;
     }
 
     /// Moves queued answer messages into the ring while there is room.
@@ -591,23 +1036,44 @@ impl Worker {
     /// Plans and generates the answer to `call`, streaming its notes to the audio thread.
     /// `speculative`: the call may still go on, so stop as soon as input shows it did.
     fn answer(&mut self, call: &Call, seen: u64, speculative: bool) -> Option<SentAnswer> {
+        let settings = &self.shared.settings;
+        let placement = Placement {
+            start: if settings.answer_on_beat.load(Ordering::Relaxed) {
+                AnswerStart::NextBeat
+            } else {
+                AnswerStart::NextBar
+            },
+            bars: settings.answer_bars.load(Ordering::Relaxed),
+            void_before_beats: call.end_beats,
+            harmonize: true,
+        };
+        self.answer_placed(call, seen, speculative, placement)
+    }
+
+    /// Plans and generates an answer to `call` placed as `placement` says.
+    fn answer_placed(
+        &mut self,
+        call: &Call,
+        seen: u64,
+        speculative: bool,
+        placement: Placement,
+    ) -> Option<SentAnswer> {
         let generator = self.generator.as_ref()?;
         let shared = &self.shared;
         let settings = &shared.settings;
-        let grid = BarGrid {
-            origin_beats: shared.bar_origin_beats.load(Ordering::Relaxed),
-            bar_len_beats: shared.bar_len_beats.load(Ordering::Relaxed),
-        };
         let tempo_qpm = shared.tempo_bpm.load(Ordering::Relaxed);
-        let plan = plan_answer(
+        let plan = plan_answer_from(
             call,
-            grid,
+            self.grid(),
             generator.info().encoding.steps_per_quarter_at(tempo_qpm),
-            settings.answer_bars.load(Ordering::Relaxed),
+            placement.bars,
             settings.max_call_bars.load(Ordering::Relaxed),
+            placement.start,
         )?;
-        let answer_id = self.next_answer_id;
-        self.next_answer_id = self.next_answer_id.wrapping_add(1).max(1);
+        let channel = generator
+            .output_channel()
+            .unwrap_or(AnswerNote::OUTPUT_CHANNEL);
+        let answer_id = self.take_answer_id();
         let epoch = self.detector.epoch();
         let chords = self.chord_changes(&plan, 0);
         let notes = self.generate(Job {
@@ -615,7 +1081,7 @@ impl Worker {
                 answer_id,
                 epoch,
                 input_seen: seen,
-                call_end_beats: call.end_beats,
+                call_end_beats: placement.void_before_beats,
                 start_beats: plan.answer_start_beats,
                 end_beats: plan.answer_end_beats,
                 resume_from_beats: None,
@@ -627,6 +1093,7 @@ impl Worker {
             steps: plan.answer_steps,
             chords: &chords,
             speculative,
+            harmonize: placement.harmonize,
         });
         Some(SentAnswer {
             answer_id,
@@ -635,6 +1102,8 @@ impl Worker {
             plan,
             notes,
             model_serial: self.model_serial,
+            channel,
+            placement,
         })
     }
 
@@ -690,6 +1159,7 @@ impl Worker {
             steps: plan.answer_steps - resume,
             chords: &chords,
             speculative,
+            harmonize: false,
         });
         answer.notes.retain(|n| n.start_step < resume_step);
         answer.notes.extend(notes);
@@ -717,6 +1187,7 @@ impl Worker {
         // voice from the answer's first step (Magenta's harmonisation).
         let harmonize = generator.info().family == Family::Polyphony
             && settings.harmonize.load(Ordering::Relaxed)
+            && job.harmonize
             && job.first_step == 0;
         let (primer, primer_steps, melody) = if harmonize {
             (&[][..], 0, job.primer)
@@ -731,6 +1202,7 @@ impl Worker {
             chords: job.chords,
             melody,
             threshold: settings.threshold.load(Ordering::Relaxed),
+            density_nats: settings.density_nats.load(Ordering::Relaxed),
             ..GenerateRequest::new(primer, primer_steps, job.steps)
         };
         // Drum models answer on the GM drum channel, the others on the output channel setting.
@@ -765,6 +1237,13 @@ impl Worker {
                 StepControl::Continue
             }
         };
+        // With a seed, the n-th answer since the last jump always draws the same numbers.
+        let seed = settings.seed.load(Ordering::Relaxed);
+        if seed != 0 {
+            self.rng =
+                Rng::seeded(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.answers_in_epoch);
+        }
+        self.answers_in_epoch += 1;
         match generator.generate(&request, &mut self.rng, &mut on_note) {
             Ok(stats) => {
                 if stats.steps > 0 {

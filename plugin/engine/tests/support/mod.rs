@@ -133,6 +133,23 @@ impl Jam {
         self.queued.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
 
+    /// Queues a momentary control at `beats`.
+    pub fn control(&mut self, beats: f64, control: antiphon_engine::JamControl) {
+        self.queued
+            .push((beats, InputEvent::Control { offset: 0, control }));
+        self.queued.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+
+    /// Processes blocks until the host position reaches `beats`, giving the worker a look
+    /// after every block (what a real-time host's pace gives it; the modes that play on the
+    /// clock need it).
+    pub fn run_synced_to(&mut self, beats: f64) {
+        while self.pos_beats.is_some_and(|p| p < beats) {
+            self.block();
+            self.sync();
+        }
+    }
+
     /// Processes one block; returns its start in beats.
     pub fn block(&mut self) -> f64 {
         let transport = HostTransport {
