@@ -387,6 +387,11 @@ impl<'p> Session<'p> {
         self.sample_rate
     }
 
+    /// The current activation's maximum block length.
+    pub fn max_block_samples(&self) -> u32 {
+        self.max_block_samples
+    }
+
     /// Where the reference clock will stand at the next block's first sample (assuming no jump).
     pub fn clock_now(&self) -> f64 {
         if self.playing {

@@ -20,16 +20,21 @@
 //!
 //! The plugin is built with `assert_process_allocs`, so any allocation in `process` aborts.
 //!
-//! How each mode is made to play, one "round" of two bars from an even bar line `b0` (bar
-//! length `L`):
-//! - Call and Response: a call of eighth notes in bar `b0`; the answer follows the call's end
-//!   plus one beat of silence on the next bar line, as many bars as the call (one).
-//! - Trade ("Trade Bars" 1): turns of one bar from the timeline's bar 0, the player's on even
-//!   bars; the player plays right up to the turn's end, Antiphon answers in the next bar.
-//! - Accompany: the player plays in both bars; Antiphon plays from the bar line after the
-//!   player's first note, bar after bar, until a bar after the player's last bar.
+//! How each mode is made to play, one "round" from a bar line `b0` (bar length `L`; rounds start
+//! on multiples of the mode's round length, [`Mode::round_bars`]):
+//! - Call and Response: a call of eighth notes from `b0`; the answer follows the call's end plus
+//!   one beat of silence on the next bar line, as many bars as the call (one).
+//! - Trade ("Trade Bars" at its default, 2): turns of two bars from the timeline's bar 0, the
+//!   player's first; the player plays right up to the end of the turn `b0..b0+2L`, Antiphon
+//!   answers in its turn `b0+2L..b0+4L`.
+//! - Accompany: the player plays in bars `b0` and `b0+L`; Antiphon plays bar after bar from the
+//!   first bar line after the player's first note for as long as the player played within "Max
+//!   Call Length" bars (8), so up to the next jump of the transport.
 //! - Continue: the call, then the Continue button half a beat after its last note; the
 //!   continuation starts on the next bar line, as long as the phrase (one bar).
+//!
+//! A window where Antiphon may play holds from where its round was placed until the next jump;
+//! a loop's windows hold again after each wrap.
 
 use crate::antiphon::{
     ANSWER_CHANNEL, CALL_CHANNEL, PLUGIN_ID, check_thru, configure_channel_2_with_thru, param,
@@ -45,6 +50,8 @@ pub const STEPS_PER_QUARTER: f64 = 4.0;
 pub const SILENCE_BEATS: f64 = 1.0;
 /// How far an answer note-on may be from its grid line, in samples (rounding to a sample).
 pub const GRID_TOLERANCE_SAMPLES: f64 = 0.5 + 1e-6;
+/// "Trade Bars" at its default.
+pub const TRADE_BARS: f64 = 2.0;
 
 /// A jam mode, as the "Mode" parameter names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,13 +77,18 @@ impl Mode {
         }
     }
 
-    /// Sets the mode (and, for Trade, one-bar turns) on a plugin that is not active.
+    /// Sets the mode on a plugin that is not active (every other parameter at its default).
     fn configure(self, plugin: &mut PluginInstance) {
         plugin
             .set_param_text("Mode", self.param_text())
             .unwrap_or_else(|e| panic!("setting Mode to {:?}: {e}", self.param_text()));
-        if self == Self::Trade {
-            plugin.set_param_text("Trade Bars", "1").unwrap();
+    }
+
+    /// Bars of one round: the player's part and Antiphon's (Trade: two turns of two bars).
+    pub fn round_bars(self) -> f64 {
+        match self {
+            Self::Trade => 2.0 * TRADE_BARS,
+            _ => 2.0,
         }
     }
 }
@@ -162,11 +174,12 @@ pub fn round(mode: Mode, b0: f64, bar_len_beats: f64, call_notes: usize) -> Roun
             }
         }
         Mode::Trade => {
-            let count = ((bar - 0.4) / 0.5).floor() as usize + 1;
+            let turn = TRADE_BARS * bar;
+            let count = ((turn - 0.4) / 0.5).floor() as usize + 1;
             Round {
                 notes: eighths(b0, count),
                 pulse_beats: None,
-                window: (b0 + bar, b0 + 2.0 * bar),
+                window: (b0 + turn, b0 + 2.0 * turn),
             }
         }
         Mode::Accompany => {
@@ -175,10 +188,22 @@ pub fn round(mode: Mode, b0: f64, bar_len_beats: f64, call_notes: usize) -> Roun
             Round {
                 notes,
                 pulse_beats: None,
-                window: (b0 + bar, b0 + 3.0 * bar),
+                window: (b0 + bar, f64::INFINITY),
             }
         }
     }
+}
+
+/// Where Antiphon may play: `start_beats..end_beats` of the reference clock, from session sample
+/// `from_sample` until the next jump.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Window {
+    /// First beat.
+    start_beats: f64,
+    /// End beat (exclusive).
+    end_beats: f64,
+    /// Where it starts to hold.
+    from_sample: u64,
 }
 
 /// Where a jump made answer notes end: the session sample of the first block after it, and what
@@ -201,8 +226,8 @@ struct Run<'p> {
     mode: Mode,
     /// Eighths in a Call and Response or Continue call.
     call_notes: usize,
-    /// Where Antiphon may play, in beats of the reference clock.
-    windows: Vec<(f64, f64)>,
+    /// Where Antiphon may play.
+    windows: Vec<Window>,
     /// Jumps whose sounding answer notes must end at once.
     cuts: Vec<Cut>,
     /// What went wrong.
@@ -220,7 +245,7 @@ impl Run<'_> {
         if let Some(p) = r.pulse_beats {
             self.session.add_clip_pulse(p, self.continue_id);
         }
-        self.windows.push(r.window);
+        self.push_window(r.window, self.session.now_sample());
         r
     }
 
@@ -233,8 +258,22 @@ impl Run<'_> {
             let sample = self.session.sample_at_clock(p);
             self.session.schedule_live_pulse(sample, self.continue_id);
         }
-        self.windows.push(r.window);
+        self.push_window(r.window, self.session.now_sample());
         r
+    }
+
+    /// Lets Antiphon play in `window` from session sample `from_sample` until the next jump.
+    fn push_window(&mut self, window: (f64, f64), from_sample: u64) {
+        self.windows.push(Window {
+            start_beats: window.0,
+            end_beats: window.1,
+            from_sample,
+        });
+    }
+
+    /// One round's length in beats.
+    fn round_beats(&self) -> f64 {
+        self.mode.round_bars() * self.session.bar_len_beats()
     }
 
     /// Runs until an answer note sounds in the first bar of `r`'s window (at a block boundary
@@ -243,6 +282,12 @@ impl Run<'_> {
     fn until_answer_sounds(&mut self, r: &Round, what: &str) {
         let bar = self.session.bar_len_beats();
         let (from, to) = (r.window.0, (r.window.0 + bar).min(r.window.1) - 0.5);
+        // Accompany's first bar is made from the player's first note alone, and may rest.
+        let to = if self.mode == Mode::Accompany {
+            to + bar
+        } else {
+            to
+        };
         let found = self
             .session
             .run_until_sounding(ANSWER_CHANNEL, from, to)
@@ -264,10 +309,9 @@ impl Run<'_> {
         });
     }
 
-    /// The next even bar line (a player's turn in Trade) at least a beat ahead of the clock.
+    /// The next round's start (a player's turn in Trade) at least a beat ahead of the clock.
     fn next_round_start(&self) -> f64 {
-        let two_bars = 2.0 * self.session.bar_len_beats();
-        bar_at_or_after(self.session.clock_now() + 1.0, two_bars)
+        bar_at_or_after(self.session.clock_now() + 1.0, self.round_beats())
     }
 
     /// Requires answer note-ons in `window` (beats of the reference clock) at or after session
@@ -284,13 +328,42 @@ impl Run<'_> {
         }
     }
 
-    /// Stops the transport (if it plays) and runs a quarter of a second more, so every note
-    /// ends.
+    /// After a jump: Accompany goes on from the first bar line after it while the player
+    /// counts as active (notes from before the jump still do).
+    fn jumped(&mut self) {
+        if self.mode == Mode::Accompany {
+            let bar = self.session.bar_len_beats();
+            let start = bar_at_or_after(self.session.clock_now(), bar);
+            self.push_window((start, f64::INFINITY), self.session.now_sample());
+        }
+    }
+
+    /// Where to stop looking at round `r`: half a beat into the bar after its window's first bar
+    /// (Accompany: the bar after its second bar).
+    fn observe_end(&self, r: &Round) -> f64 {
+        let bars = if self.mode == Mode::Accompany {
+            2.0
+        } else {
+            1.0
+        };
+        r.window.0 + bars * self.session.bar_len_beats() + 0.5
+    }
+
+    /// Ends the jam: stops the transport (if it plays) and runs a quarter of a second more.
+    /// What still sounds then (Accompany goes on while the player counts as active, up to "Max
+    /// Call Length" bars) ends when the host deactivates and reactivates the plugin: at the
+    /// start of the first block after.
     fn finish(&mut self) {
         if self.session.is_playing() {
             self.session.stop();
         }
         self.session.run_for_seconds(0.25).unwrap();
+        if !self.session.sounding_now(ANSWER_CHANNEL).is_empty() {
+            self.cut("deactivation at the end");
+            let (rate, max_block) = (self.session.sample_rate(), self.session.max_block_samples());
+            self.session.reactivate(rate, max_block).unwrap();
+            self.session.run_block().unwrap();
+        }
     }
 }
 
@@ -349,11 +422,10 @@ pub fn run_case(mode: Mode, case: Case) {
 
     match case {
         Case::Playing => {
-            let bar = run.session.bar_len_beats();
             run.session.play_from(0.0);
             let a = run.clip_round(0.0);
-            let b = run.clip_round(2.0 * bar);
-            run.session.run_until_clock(b.window.1 + 0.5).unwrap();
+            let b = run.clip_round(run.round_beats());
+            run.session.run_until_clock(run.observe_end(&b)).unwrap();
             run.expect_answer_in(a.window, 0, "first round");
             run.expect_answer_in(b.window, 0, "second round");
         }
@@ -363,15 +435,22 @@ pub fn run_case(mode: Mode, case: Case) {
             run.until_answer_sounds(&a, "the stop");
             run.cut("transport stop");
             let stop_sample = run.session.stop();
+            run.jumped();
             // The player goes on with the transport stopped, on the own clock's bars.
             let b0 = run.next_round_start();
             let b = run.live_round(b0);
-            run.session.run_until_clock(b.window.1 + 0.5).unwrap();
+            run.session.run_until_clock(run.observe_end(&b)).unwrap();
             run.expect_answer_in(b.window, stop_sample, "with the transport stopped");
         }
         Case::LoopWrap => {
             let bar = run.session.bar_len_beats();
-            let loop_end = 1.5 * bar;
+            let first = round(mode, 0.0, bar, run.call_notes);
+            // In the middle of Antiphon's first bar (Accompany: of its second).
+            let loop_end = if mode == Mode::Accompany {
+                first.window.0 + 1.5 * bar
+            } else {
+                first.window.0 + 0.5 * bar
+            };
             run.session.set_loop(Some((0.0, loop_end)));
             run.session.play_from(0.0);
             let a = run.clip_round(0.0);
@@ -387,6 +466,10 @@ pub fn run_case(mode: Mode, case: Case) {
                 .map(|b| b.start_sample)
                 .collect();
             for &wrap in &wraps {
+                run.push_window(a.window, wrap);
+                if mode == Mode::Accompany {
+                    run.push_window((0.0, f64::INFINITY), wrap);
+                }
                 let ledger = run.session.ledger(ANSWER_CHANNEL);
                 run.cuts.push(Cut {
                     what: "loop wrap".to_string(),
@@ -414,15 +497,16 @@ pub fn run_case(mode: Mode, case: Case) {
             run.until_answer_sounds(&a, "the seek");
             run.cut("seek");
             let seek_sample = run.session.seek(4.0 * bar);
+            run.jumped();
             let b = run.clip_round(4.0 * bar);
-            run.session.run_until_clock(b.window.1 + 0.5).unwrap();
+            run.session.run_until_clock(run.observe_end(&b)).unwrap();
             run.expect_answer_in(b.window, seek_sample, "after the seek");
         }
         Case::TempoChange | Case::TempoRamp => {
             let bar = run.session.bar_len_beats();
             run.session.play_from(0.0);
             let a = run.clip_round(0.0);
-            let b = run.clip_round(2.0 * bar);
+            let b = run.clip_round(run.round_beats());
             run.until_answer_sounds(&a, "the tempo change");
             let from = run.session.now_sample();
             if case == Case::TempoChange {
@@ -437,7 +521,7 @@ pub fn run_case(mode: Mode, case: Case) {
                 });
                 ramp_from_sample = Some((from, now + 2.0 * bar));
             }
-            run.session.run_until_clock(b.window.1 + 0.5).unwrap();
+            run.session.run_until_clock(run.observe_end(&b)).unwrap();
             run.expect_answer_in(b.window, from, "after the tempo change");
         }
         Case::ThreeFour | Case::SevenEight => {
@@ -452,9 +536,11 @@ pub fn run_case(mode: Mode, case: Case) {
             };
             run.session.set_time_signature(num, den);
             let bar = run.session.bar_len_beats();
-            run.session.play_from(b0 - 2.0 * bar);
+            // Trade's rounds start on the player's turns.
+            let b0 = bar_at_or_after(b0, run.round_beats());
+            run.session.play_from(b0 - bar);
             let a = run.clip_round(b0);
-            run.session.run_until_clock(a.window.1 + 0.5).unwrap();
+            run.session.run_until_clock(run.observe_end(&a)).unwrap();
             run.expect_answer_in(a.window, 0, "on the signature's bar line");
         }
         Case::SampleRateChange | Case::DeactivateReactivate => {
@@ -469,28 +555,27 @@ pub fn run_case(mode: Mode, case: Case) {
             };
             let from = run.session.now_sample();
             run.session.reactivate(new_rate, 512).unwrap();
+            run.jumped();
             let b0 = run.next_round_start();
             let b = run.clip_round(b0);
-            run.session.run_until_clock(b.window.1 + 0.5).unwrap();
+            run.session.run_until_clock(run.observe_end(&b)).unwrap();
             run.expect_answer_in(b.window, from, what);
         }
         Case::BlockSizes => {
-            let bar = run.session.bar_len_beats();
             run.session
                 .set_block_sizes(BlockSizes::Random { seed: 0x5eed });
             run.session.play_from(0.0);
             let a = run.clip_round(0.0);
-            let b = run.clip_round(2.0 * bar);
-            run.session.run_until_clock(b.window.1 + 0.5).unwrap();
+            let b = run.clip_round(run.round_beats());
+            run.session.run_until_clock(run.observe_end(&b)).unwrap();
             run.expect_answer_in(a.window, 0, "first round");
             run.expect_answer_in(b.window, 0, "second round");
             min_one_sample_blocks = 10;
         }
         Case::Bypass => {
-            let bar = run.session.bar_len_beats();
             run.session.play_from(0.0);
             let a = run.clip_round(0.0);
-            let bypass_end_beats = 2.0 * bar - 0.25;
+            let bypass_end_beats = run.round_beats() - 0.25;
             let r = Round {
                 window: (a.window.0, a.window.0 + 2.0),
                 ..a.clone()
@@ -519,9 +604,10 @@ pub fn run_case(mode: Mode, case: Case) {
             }
             run.session.set_param_next_block(bypass_id, 0.0).unwrap();
             let off_sample = run.session.now_sample();
+            run.jumped();
             bypassed = Some((on_sample, off_sample));
-            let b = run.clip_round(2.0 * bar);
-            run.session.run_until_clock(b.window.1 + 0.5).unwrap();
+            let b = run.clip_round(run.round_beats());
+            run.session.run_until_clock(run.observe_end(&b)).unwrap();
             run.expect_answer_in(b.window, off_sample, "after bypass");
         }
     }
@@ -638,15 +724,27 @@ fn check(
                 block.transport.tempo_bpm, block.sample_rate
             ));
         }
-        // On the grid line the note is meant for (within rounding to a sample).
-        let in_window = run
-            .windows
-            .iter()
-            .any(|&(start, end)| step >= start - 1e-9 && step < end - 1e-9);
+        // On the grid line the note is meant for (within rounding to a sample), in a window
+        // that holds at its sample.
+        let in_window = run.windows.iter().any(|w| {
+            let until = run
+                .cuts
+                .iter()
+                .map(|c| c.sample)
+                .filter(|&c| c > w.from_sample)
+                .min()
+                .unwrap_or(u64::MAX);
+            event.sample >= w.from_sample
+                && event.sample < until
+                && step >= w.start_beats - 1e-9
+                && step < w.end_beats - 1e-9
+        });
         if !in_window {
             problems.push(format!(
-                "answer note-on {event:?} at beat {beats:.4} is outside the windows {:?}",
-                run.windows
+                "answer note-on {event:?} at beat {beats:.4} is outside the windows {:?} \
+                 (jumps at {:?})",
+                run.windows,
+                run.cuts.iter().map(|c| c.sample).collect::<Vec<_>>()
             ));
         }
         if let Some((on, off)) = bypassed
