@@ -5,14 +5,19 @@
 //! grid rounded to whole steps per beat); the model continues from the end of the primer's last
 //! note until the piece is `seconds` long. With `harmonize` (Polyphony) the primer is not fed as
 //! a primer: its notes are the top voice the model harmonises, from step 0.
+//!
+//! A primer comes from the command line ([`crate::phrase_arg`]) or from a MIDI file
+//! ([`primer_from_midi`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use antiphon_models::contract::Family;
+use antiphon_models::error::ModelError;
 use antiphon_models::generate::load_generator;
-use antiphon_models::midi_file::FileNote;
+use antiphon_models::midi_file::{self, FileNote};
 use antiphon_models::session::ModelSource;
-use antiphon_models::{GenerateRequest, PitchMask, Rng, StepControl, StepNote};
+use antiphon_models::{BeamSettings, GenerateRequest, PitchMask, Rng, StepControl, StepNote};
 
 use crate::phrase_arg::ArgNote;
 
@@ -40,8 +45,48 @@ pub struct GenerateJob {
     pub threshold: bool,
     /// Pitches the continuation may use.
     pub mask: PitchMask,
+    /// Beam search (Melody, Drums and Improv models; the others sample one sequence).
+    pub beam: BeamSettings,
+    /// Density: nats added to the log-odds of every note start.
+    pub density_nats: f32,
     /// Where ONNX Runtime is looked for.
     pub runtime_dirs: Vec<PathBuf>,
+}
+
+/// How far generation has come.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Fraction of the continuation's steps done, 0..=1.
+    pub fraction: f64,
+    /// Notes generated so far.
+    pub notes: usize,
+}
+
+/// The notes of a MIDI file as a primer (every channel, times in quarter notes) and the file's
+/// tempo in quarter notes per minute; a file that cannot be read, is not MIDI, or has no notes
+/// is an error.
+pub fn primer_from_midi(path: &Path) -> Result<(Vec<ArgNote>, f64), String> {
+    let file = midi_file::read(path).map_err(|e| match e {
+        ModelError::Data(message) => format!("primer: {message}"),
+        other => format!("primer: {other}"),
+    })?;
+    if file.notes.is_empty() {
+        return Err(format!(
+            "{} has no notes to use as a primer",
+            path.display()
+        ));
+    }
+    let notes = file
+        .notes
+        .iter()
+        .map(|n| ArgNote {
+            key: n.pitch,
+            start_beats: n.start_quarters,
+            end_beats: n.end_quarters,
+            velocity: n.velocity.clamp(1, 127),
+        })
+        .collect();
+    Ok((notes, file.tempo_qpm))
 }
 
 /// What came out.
@@ -50,9 +95,13 @@ pub struct Generated {
     pub model_name: String,
     /// The model's family.
     pub family: String,
-    /// The primer's notes (channel index 0), then the generated ones (channel index 1, or the
-    /// model's own channel: 9 for drums), in quarter notes.
+    /// The primer's notes (channel index 0; 9 for drum models), then the generated ones
+    /// (channel index 1, or the model's own channel: 9 for drums), in quarter notes.
     pub notes: Vec<FileNote>,
+    /// How many of `notes` are the primer's (they come first).
+    pub primer_notes: usize,
+    /// Whether the model ignored the beam settings (it samples one sequence).
+    pub beam_ignored: bool,
     /// How many notes the model generated.
     pub generated_notes: usize,
     /// Model steps generated.
@@ -65,8 +114,8 @@ pub struct Generated {
     pub generate_ms: f64,
 }
 
-/// Runs the job.
-pub fn run(job: &GenerateJob) -> Result<Generated, String> {
+/// Runs the job, calling `progress` as notes come.
+pub fn run(job: &GenerateJob, progress: &mut dyn FnMut(Progress)) -> Result<Generated, String> {
     if !(job.tempo_qpm > 0.0 && job.tempo_qpm <= 1000.0) {
         return Err(format!(
             "tempo {} is not between 0 and 1000 QPM",
@@ -98,6 +147,14 @@ pub fn run(job: &GenerateJob) -> Result<Generated, String> {
         .collect();
     let primer_steps = primer.iter().map(|n| n.end_step).max().unwrap_or(0).max(0) as usize;
     let total_steps = (job.seconds * job.tempo_qpm / 60.0 * spq).round() as usize;
+    if !job.harmonize && primer_steps >= total_steps {
+        return Err(format!(
+            "the primer lasts {:.1} s, as long as the whole piece ({:.1} s): ask for more \
+             --seconds or --bars",
+            primer_steps as f64 / spq * 60.0 / job.tempo_qpm,
+            job.seconds
+        ));
+    }
     let (fed, fed_steps, melody, steps) = if job.harmonize {
         (&[][..], 0, &primer[..], total_steps)
     } else {
@@ -121,26 +178,47 @@ pub fn run(job: &GenerateJob) -> Result<Generated, String> {
         mask: job.mask,
         melody,
         threshold: job.threshold,
+        beam: job.beam,
+        density_nats: job.density_nats,
         ..GenerateRequest::new(fed, fed_steps, steps)
     };
+    let beam_ignored = job.beam.normalized() != BeamSettings::PLAIN
+        && matches!(
+            info.family,
+            Family::Polyphony | Family::Performance | Family::Pianoroll
+        );
     let mut rng = job.seed.map_or_else(Rng::from_entropy, Rng::seeded);
-    let mut generated = Vec::new();
+    let mut generated: Vec<StepNote> = Vec::new();
     let started = Instant::now();
     let stats = generator
         .generate(&request, &mut rng, &mut |note| {
             generated.push(note);
+            progress(Progress {
+                fraction: note.start_step as f64 / steps.max(1) as f64,
+                notes: generated.len(),
+            });
             StepControl::Continue
         })
         .map_err(|e| e.to_string())?;
+    progress(Progress {
+        fraction: 1.0,
+        notes: generated.len(),
+    });
     let generate_ms = started.elapsed().as_secs_f64() * 1000.0;
     let channel = generator.output_channel().unwrap_or(1);
     let offset = fed_steps as i64;
     let quarters = |step: i64| step as f64 / spq;
+    // Drum models: the primer is drums too, so it sounds as drums on channel 10.
+    let primer_channel = if channel == 9 { 9 } else { 0 };
     let mut notes: Vec<FileNote> = if job.harmonize {
         Vec::new()
     } else {
-        job.primer.iter().map(|n| n.file_note(0)).collect()
+        job.primer
+            .iter()
+            .map(|n| n.file_note(primer_channel))
+            .collect()
     };
+    let primer_notes = notes.len();
     notes.extend(generated.iter().map(|n| FileNote {
         pitch: n.pitch,
         velocity: n.velocity,
@@ -152,6 +230,8 @@ pub fn run(job: &GenerateJob) -> Result<Generated, String> {
         model_name: info.name.clone(),
         family: info.family.to_string(),
         notes,
+        primer_notes,
+        beam_ignored,
         generated_notes: generated.len(),
         steps: stats.steps,
         steps_per_quarter,

@@ -2,13 +2,18 @@
 //!
 //! `antiphon answer` plays a call into the jam engine — the plugin's own engine and worker, run
 //! offline — and prints and saves the answer. `antiphon generate` continues a primer for a
-//! length in seconds (the seed workflow) and saves it as MIDI.
+//! length in seconds or bars (the seed workflow) and saves it as MIDI, as a piano-roll PNG and,
+//! with a General MIDI SoundFont, as a WAV.
 
 mod answer;
 mod generate;
 mod phrase_arg;
+mod piano_roll;
+mod progress;
+mod render;
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use antiphon_engine::ModelChoice;
@@ -20,6 +25,15 @@ use clap::{Parser, Subcommand};
 
 use crate::answer::AnswerJob;
 use crate::phrase_arg::{Position, parse_notes, parse_pitch};
+use crate::progress::ProgressBar;
+
+/// `println!` that never panics: when stdout is closed (`antiphon … | head`), the rest of the
+/// report is dropped and the command still finishes its work and exits normally.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
 /// Antiphon: a real-time MIDI improviser.
 #[derive(Parser)]
@@ -35,23 +49,37 @@ struct Cli {
 enum Command {
     /// Play a call into the jam engine (offline, 48 kHz, 120 BPM by default) and show the answer.
     Answer(AnswerArgs),
-    /// Continue a primer offline to a length in seconds and write it as MIDI (by default the
-    /// seed workflow: Magenta's primer, Polyphony RNN, 75 QPM, 180 s).
+    /// Continue a primer offline and write it as MIDI, a piano-roll PNG and (with --wav) a WAV
+    /// (by default the seed workflow: Magenta's primer, Polyphony RNN, 75 QPM, 180 s).
     Generate(GenerateArgs),
 }
 
 /// Arguments of `antiphon generate`.
 #[derive(clap::Args)]
 struct GenerateArgs {
+    /// The MIDI file to write (primer on channel 1, continuation on channel 2; drums: 10); the
+    /// piano roll goes beside it as STEM.png, the audio (with --wav) as STEM.wav. Alone, this
+    /// runs the seed example.
+    #[arg(value_name = "OUT.mid", conflicts_with = "out")]
+    output: Option<PathBuf>,
+    /// The MIDI file to write (the same as the positional OUT.mid).
+    #[arg(long, value_name = "OUT.mid")]
+    out: Option<PathBuf>,
     /// The primer: notes as PITCH@START-END[:VELOCITY], times in beats.
-    #[arg(long, default_value = generate::SEED_PRIMER)]
+    #[arg(long, default_value = generate::SEED_PRIMER, conflicts_with = "primer_midi")]
     primer: String,
-    /// Tempo in quarter notes per minute.
-    #[arg(long, default_value_t = 75.0)]
-    tempo: f64,
+    /// The primer from a MIDI file (every note of every track; its tempo unless --tempo).
+    #[arg(long, value_name = "FILE.mid")]
+    primer_midi: Option<PathBuf>,
+    /// Tempo in quarter notes per minute (default 75, or the primer file's tempo).
+    #[arg(long)]
+    tempo: Option<f64>,
     /// Length of the piece, primer included, in seconds.
-    #[arg(long, default_value_t = 180.0)]
+    #[arg(long, default_value_t = 180.0, conflicts_with = "bars")]
     seconds: f64,
+    /// Length of the piece, primer included, in 4/4 bars (instead of --seconds).
+    #[arg(long)]
+    bars: Option<u32>,
     /// A `.onnx` model file, or a shipped model by name (polyphony_bach, the default;
     /// pianoroll_nade_bach, performance_groove, melody_basic, …).
     #[arg(long, default_value = "polyphony_bach")]
@@ -59,6 +87,19 @@ struct GenerateArgs {
     /// Sampling temperature.
     #[arg(long, default_value_t = 1.0)]
     temperature: f32,
+    /// Beam search: entries kept per iteration (Melody, Drums, Improv; 1 with the next two at 1:
+    /// plain sampling).
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
+    /// Beam search: copies of each entry per iteration.
+    #[arg(long, default_value_t = 1)]
+    branch_factor: usize,
+    /// Beam search: steps sampled per iteration.
+    #[arg(long, default_value_t = 1)]
+    steps_per_iteration: usize,
+    /// Density: nats added to the log-odds of every note start (positive: more notes).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    density: f32,
     /// Random seed, for a reproducible piece.
     #[arg(long)]
     seed: Option<u64>,
@@ -74,9 +115,13 @@ struct GenerateArgs {
     /// Keep the continuation's pitches in a range, LOW-HIGH (C3-C6, or 48-84).
     #[arg(long)]
     range: Option<String>,
-    /// The MIDI file to write (primer on channel 1, continuation on channel 2; drums: 10).
-    #[arg(long, default_value = "generated.mid")]
-    out: PathBuf,
+    /// Also render STEM.wav (44.1 kHz stereo) with a General MIDI SoundFont: --soundfont, else
+    /// $ANTIPHON_SOUNDFONT, else Debian's FluidR3_GM.sf2 or TimGM6mb.sf2.
+    #[arg(long)]
+    wav: bool,
+    /// The SoundFont (.sf2) for the WAV; implies --wav.
+    #[arg(long, value_name = "FILE.sf2")]
+    soundfont: Option<PathBuf>,
 }
 
 /// Arguments of `antiphon answer`.
@@ -169,17 +214,38 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("antiphon: {message}");
+            let _ = writeln!(std::io::stderr().lock(), "antiphon: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// The names of the shipped models, comma-separated.
+fn shipped_names() -> String {
+    shipped::ALL
+        .iter()
+        .filter_map(|m| match m {
+            ModelSource::Embedded { name, .. } => Some(*name),
+            ModelSource::File(_) => None,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The error for a `--model` that is neither a file nor a shipped model.
+fn unknown_model(path: &Path) -> String {
+    format!(
+        "unknown model {:?}: no such file, and not a shipped model ({})",
+        path.display().to_string(),
+        shipped_names()
+    )
+}
+
 /// The model `--model` names: a shipped model by name (`melody_lookback`, …) unless a file of
 /// that name exists, else a `.onnx` file; the built-in default when absent.
-fn model_choice(arg: Option<PathBuf>) -> ModelChoice {
+fn model_choice(arg: Option<PathBuf>) -> Result<ModelChoice, String> {
     let Some(path) = arg else {
-        return ModelChoice::Default;
+        return Ok(ModelChoice::Default);
     };
     let shipped_name = path.to_str().and_then(|wanted| {
         shipped::ALL.iter().find_map(|m| match m {
@@ -188,57 +254,163 @@ fn model_choice(arg: Option<PathBuf>) -> ModelChoice {
         })
     });
     match shipped_name {
-        Some(name) if !path.exists() => ModelChoice::Shipped(name),
-        _ => ModelChoice::File(path),
+        _ if path.exists() => Ok(ModelChoice::File(path)),
+        Some(name) => Ok(ModelChoice::Shipped(name)),
+        None => Err(unknown_model(&path)),
     }
 }
 
 /// The model source `--model` names: a shipped model unless a file of that name exists.
-fn model_source(path: PathBuf) -> ModelSource {
+fn model_source(path: PathBuf) -> Result<ModelSource, String> {
     match path.to_str().and_then(shipped::by_name) {
-        Some(source) if !path.exists() => source,
-        _ => ModelSource::File(path),
+        _ if path.exists() => Ok(ModelSource::File(path)),
+        Some(source) => Ok(source),
+        None => Err(unknown_model(&path)),
     }
 }
 
 /// Runs `antiphon generate`.
 fn generate_piece(args: GenerateArgs) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let midi_path = args
+        .output
+        .or(args.out)
+        .unwrap_or_else(|| PathBuf::from("generated.mid"));
+    let extension = midi_path.extension().and_then(|e| e.to_str());
+    if matches!(extension, Some("png" | "wav")) {
+        return Err(format!(
+            "{} names the MIDI file (.mid); the PNG and the WAV are written beside it",
+            midi_path.display()
+        ));
+    }
+    let (primer, file_tempo_qpm) = match &args.primer_midi {
+        Some(path) => {
+            let (notes, tempo) = generate::primer_from_midi(path)?;
+            (notes, Some(tempo))
+        }
+        None => (parse_notes(&args.primer)?, None),
+    };
+    let tempo_qpm = args.tempo.or(file_tempo_qpm).unwrap_or(75.0);
+    if !(tempo_qpm > 0.0 && tempo_qpm <= 1000.0) {
+        return Err(format!("tempo {tempo_qpm} is not between 0 and 1000 QPM"));
+    }
+    let seconds = match args.bars {
+        Some(0) => return Err("--bars must be at least 1".into()),
+        Some(bars) => f64::from(bars) * piano_roll::QUARTERS_PER_BAR * 60.0 / tempo_qpm,
+        None => args.seconds,
+    };
+    let model = model_source(args.model)?;
+    // The SoundFont is loaded first: a missing one fails before minutes of generation.
+    let sound_font = if args.wav || args.soundfont.is_some() {
+        let (path, origin) = render::find_soundfont(
+            args.soundfont.as_deref(),
+            std::env::var_os(render::SOUNDFONT_ENV),
+            &render::SYSTEM_SOUNDFONTS,
+        )?;
+        let font = render::load_soundfont(&path, origin)?;
+        Some((font, path))
+    } else {
+        None
+    };
     let job = generate::GenerateJob {
-        primer: parse_notes(&args.primer)?,
-        tempo_qpm: args.tempo,
-        seconds: args.seconds,
-        model: model_source(args.model),
+        primer,
+        tempo_qpm,
+        seconds,
+        model,
         temperature: args.temperature,
         seed: args.seed,
         harmonize: args.harmonize,
         threshold: args.threshold,
         mask: pitch_mask(args.range.as_deref(), args.scale.as_deref())?,
+        beam: BeamSettings {
+            beam_size: args.beam_size,
+            branch_factor: args.branch_factor,
+            steps_per_iteration: args.steps_per_iteration,
+        },
+        density_nats: args.density,
         runtime_dirs: runtime_dirs(),
     };
-    let result = generate::run(&job)?;
-    let seconds_per_quarter = 60.0 / args.tempo;
+    let mut bar = ProgressBar::new("generating");
+    let result = generate::run(&job, &mut |p| {
+        bar.update(p.fraction, &format!("{} notes", p.notes));
+    })?;
+    bar.finish();
+    if result.beam_ignored {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "antiphon: note: {} ({}) samples one sequence; the beam options were ignored",
+            result.model_name,
+            result.family
+        );
+    }
+    let quarters_per_second = tempo_qpm / 60.0;
     let end_seconds = result
         .notes
         .iter()
-        .map(|n| n.end_quarters * seconds_per_quarter)
+        .map(|n| n.end_quarters / quarters_per_second)
         .fold(0.0, f64::max);
-    println!(
+    outln!(
         "{} ({}): {} notes generated in {} steps ({} per quarter at {} QPM); piece {:.1} s",
         result.model_name,
         result.family,
         result.generated_notes,
         result.steps,
         result.steps_per_quarter,
-        args.tempo,
+        tempo_qpm,
         end_seconds
     );
-    println!(
-        "time: model loaded in {:.0} ms, generated in {:.0} ms",
-        result.load_ms, result.generate_ms
+    std::fs::write(&midi_path, midi_file::write(&result.notes, tempo_qpm))
+        .map_err(|e| format!("cannot write {}: {e}", midi_path.display()))?;
+    outln!("wrote {}", midi_path.display());
+
+    let length_quarters = seconds * quarters_per_second;
+    let (primer_notes, continuation) = result.notes.split_at(result.primer_notes);
+    let (layout, png) = piano_roll::draw_png(primer_notes, continuation, length_quarters)?;
+    let png_path = midi_path.with_extension("png");
+    std::fs::write(&png_path, png)
+        .map_err(|e| format!("cannot write {}: {e}", png_path.display()))?;
+    outln!(
+        "wrote {} ({}×{} px: {} bars, {}–{}; primer orange, continuation blue)",
+        png_path.display(),
+        layout.width_px,
+        layout.height_px,
+        layout.bars,
+        note_name(layout.low_pitch),
+        note_name(layout.high_pitch)
     );
-    std::fs::write(&args.out, midi_file::write(&result.notes, args.tempo))
-        .map_err(|e| format!("cannot write {}: {e}", args.out.display()))?;
-    println!("wrote {}", args.out.display());
+
+    let mut render_ms = None;
+    if let Some((font, font_path)) = sound_font {
+        let rendering = std::time::Instant::now();
+        let wav_path = midi_path.with_extension("wav");
+        let file = std::fs::File::create(&wav_path)
+            .map_err(|e| format!("cannot write {}: {e}", wav_path.display()))?;
+        let mut writer = std::io::BufWriter::new(file);
+        let mut bar = ProgressBar::new("rendering");
+        render::render_wav(
+            &result.notes,
+            tempo_qpm,
+            seconds,
+            &font,
+            &mut writer,
+            &mut |fraction| bar.update(fraction, ""),
+        )
+        .map_err(|e| format!("{}: {e}", wav_path.display()))?;
+        bar.finish();
+        render_ms = Some(rendering.elapsed().as_secs_f64() * 1000.0);
+        outln!(
+            "wrote {} (44.1 kHz stereo, SoundFont {})",
+            wav_path.display(),
+            font_path.display()
+        );
+    }
+    outln!(
+        "time: model loaded in {:.0} ms, generated in {:.0} ms{}; {:.1} s in all",
+        result.load_ms,
+        result.generate_ms,
+        render_ms.map_or(String::new(), |ms| format!(", rendered in {ms:.0} ms")),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -254,7 +426,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
     let job = AnswerJob {
         call: call.clone(),
         tempo_bpm: args.tempo,
-        model: model_choice(args.model),
+        model: model_choice(args.model)?,
         seed: args.seed,
         temperature: args.temperature,
         answer_bars: args.bars,
@@ -268,22 +440,22 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         runtime_dirs: runtime_dirs(),
     };
     let result = answer::run(&job)?;
-    println!("call ({} notes, {} BPM):", call.len(), args.tempo);
+    outln!("call ({} notes, {} BPM):", call.len(), args.tempo);
     for n in &call {
-        println!(
+        outln!(
             "  {:>8}  {:<4} {:.2} beats",
             Position(n.start_beats).to_string(),
             note_name(n.key),
             n.end_beats - n.start_beats
         );
     }
-    println!(
+    outln!(
         "answer by {} ({} notes):",
         result.model_name,
         result.notes.len()
     );
     for n in &result.notes {
-        println!(
+        outln!(
             "  {:>8}  {:<4} {:.2} beats  (sample {})",
             Position(n.start_beats).to_string(),
             note_name(n.key),
@@ -291,9 +463,11 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
             n.start_sample
         );
     }
-    println!(
+    outln!(
         "worker: {:.0} µs per step, primer {:.0} µs; late notes: {}",
-        result.step_us, result.primer_us, result.late_notes
+        result.step_us,
+        result.primer_us,
+        result.late_notes
     );
     if let Some(path) = args.out {
         let mut notes: Vec<FileNote> = call.iter().map(|n| n.file_note(0)).collect();
@@ -306,7 +480,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         }));
         std::fs::write(&path, midi_file::write(&notes, args.tempo))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -111,3 +111,30 @@ fn given_an_answer_playing_when_the_model_is_switched_then_it_plays_to_its_end_a
     assert_balanced(&jam, ANSWER_CHANNEL);
     assert_balanced(&jam, DRUM_CHANNEL);
 }
+
+#[test]
+fn given_a_model_playing_when_another_is_picked_then_it_loads_beside_it_and_takes_over_at_the_bar_line()
+ {
+    let mut jam = Jam::start_with(ModelChoice::Default, |shared| {
+        shared.settings.set_model_pick(ModelPick::Melody);
+    });
+    jam.run_to(1.0);
+    assert_eq!(jam.shared().status_text().model_name, "melody_basic");
+    // The player picks Drums a beat into bar 0; the model loads while no block is processed
+    // (less than the time to the bar line at 120 BPM: 1.5 s).
+    jam.shared().settings.set_model_pick(ModelPick::Drums);
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(
+        jam.shared().status_text().model_name,
+        "melody_basic",
+        "the new model took over before the bar line"
+    );
+    assert_eq!(jam.shared().status(), WorkerStatus::Ready);
+    jam.run_to(3.9);
+    jam.sync();
+    assert_eq!(jam.shared().status_text().model_name, "melody_basic");
+    jam.run_to(4.1);
+    wait_until("the drum model takes over at the bar line", || {
+        jam.shared().status_text().model_name == "drums_kit"
+    });
+}

@@ -1,14 +1,16 @@
 //! The audio side under random abuse, with no worker: random player input, random answers pushed
 //! into the ring as a worker would, random transport (play, stop, seek, loop, tempo and
 //! signature changes, block sizes 1..4096, sample rates 22.05k..192k), bypass and thru toggles,
-//! resets. Invariants: events inside each block and in time order, no note-on for a sounding
+//! listen channel and Continue key changes, momentary controls (Panic among them), resets. Invariants: events inside each block and in time order, no note-on for a sounding
 //! note, no note-off for a silent one, and after a final reset nothing sounds.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use antiphon_engine::queues::{AnswerHeader, AnswerMsg, AnswerNote, answer_queue, capture_queue};
-use antiphon_engine::{AudioEngine, AudioSettings, HostTransport, InputEvent, OutKind, Shared};
+use antiphon_engine::{
+    AudioEngine, AudioSettings, HostTransport, InputEvent, JamControl, OutKind, Shared,
+};
 use antiphon_models::Rng;
 
 /// One random case; returns the number of events checked.
@@ -43,6 +45,8 @@ fn run_case(seed: u64) -> usize {
             7 => settings.out_channel = pick(16) as u8,
             8 => engine.release_all_next_block(),
             9 => sample_rate = sample_rates[pick(5) as usize],
+            10 => settings.listen_channel = [None, Some(0), Some(1)][pick(3) as usize],
+            11 => settings.continue_key = [None, Some(60), Some(57)][pick(3) as usize],
             _ => {}
         }
         // The worker's part: drain captured input and sometimes send an answer near the playhead.
@@ -82,8 +86,12 @@ fn run_case(seed: u64) -> usize {
             let offset = pick(u64::from(len)) as u32;
             let channel = pick(3) as u8;
             let key = 55 + pick(12) as u8;
-            input.push(match pick(10) {
+            input.push(match pick(11) {
                 0 => InputEvent::AllNotesOff { offset, channel },
+                10 => InputEvent::Control {
+                    offset,
+                    control: JamControl::ALL[pick(4) as usize],
+                },
                 1..=5 => InputEvent::NoteOn {
                     offset,
                     channel,
