@@ -50,6 +50,9 @@ pub const STEPS_PER_QUARTER: f64 = 4.0;
 pub const SILENCE_BEATS: f64 = 1.0;
 /// How far an answer note-on may be from its grid line, in samples (rounding to a sample).
 pub const GRID_TOLERANCE_SAMPLES: f64 = 0.5 + 1e-6;
+/// Rounds a case plays to get Antiphon to answer before it gives up (a model may rest through a
+/// whole answer).
+pub const ATTEMPTS: usize = 3;
 /// "Trade Bars" at its default.
 pub const TRADE_BARS: f64 = 2.0;
 
@@ -276,28 +279,66 @@ impl Run<'_> {
         self.mode.round_bars() * self.session.bar_len_beats()
     }
 
-    /// Runs until an answer note sounds in the first bar of `r`'s window (at a block boundary
-    /// with no player key down), at most until half a beat before that bar's end; a problem if
-    /// none does.
-    fn until_answer_sounds(&mut self, r: &Round, what: &str) {
+    /// Plays rounds on the timeline from `b0` (each next one at [`Self::next_round_start`]) until
+    /// an answer note sounds in the first bar of a round's window (Accompany: its first two
+    /// bars), at a block boundary with no player key down and at least half a beat before that
+    /// range ends; there `what` is to happen. A model may rest through a whole answer, so up to
+    /// [`ATTEMPTS`] rounds; a problem if none sounds (`what` then happens anyway).
+    fn sound_from(&mut self, mut b0: f64, what: &str) {
         let bar = self.session.bar_len_beats();
-        let (from, to) = (r.window.0, (r.window.0 + bar).min(r.window.1) - 0.5);
-        // Accompany's first bar is made from the player's first note alone, and may rest.
-        let to = if self.mode == Mode::Accompany {
-            to + bar
+        let bars = if self.mode == Mode::Accompany {
+            2.0
         } else {
-            to
+            1.0
         };
-        let found = self
-            .session
-            .run_until_sounding(ANSWER_CHANNEL, from, to)
-            .unwrap();
-        if !found {
-            self.problems.push(format!(
-                "no answer note sounded in beats {from}..{to}, where {what} was to happen \
-                 (it happens there anyway)"
-            ));
+        for attempt in 1..=ATTEMPTS {
+            let r = self.clip_round(b0);
+            let (from, to) = (r.window.0, (r.window.0 + bars * bar).min(r.window.1) - 0.5);
+            if self
+                .session
+                .run_until_sounding(ANSWER_CHANNEL, from, to)
+                .unwrap()
+            {
+                return;
+            }
+            eprintln!("no answer note sounded in beats {from}..{to} (round {attempt})");
+            b0 = self.next_round_start();
         }
+        self.problems.push(format!(
+            "no answer note sounded in {ATTEMPTS} rounds before {what} (it happens anyway)"
+        ));
+    }
+
+    /// Plays rounds from `b0` (on the timeline while the transport plays, live while it is
+    /// stopped) until one is answered in its window (up to [`ATTEMPTS`] rounds; each next one
+    /// `period_beats` later, or at [`Self::next_round_start`]); a problem if none is.
+    fn play_until_answered(&mut self, mut b0: f64, period_beats: Option<f64>, what: &str) {
+        for attempt in 1..=ATTEMPTS {
+            let from = self.session.now_sample();
+            let r = if self.session.is_playing() {
+                self.clip_round(b0)
+            } else {
+                self.live_round(b0)
+            };
+            let end = self.observe_end(&r);
+            self.session.run_until_clock(end).unwrap();
+            if answer_ons(&self.session, from)
+                .iter()
+                .any(|&(_, beats)| beats >= r.window.0 - 1e-6 && beats < r.window.1)
+            {
+                return;
+            }
+            eprintln!(
+                "{what}: no answer note-on in beats {}..{} (round {attempt})",
+                r.window.0, r.window.1
+            );
+            b0 = match period_beats {
+                Some(period) => b0 + period,
+                None => self.next_round_start(),
+            };
+        }
+        self.problems
+            .push(format!("{what}: no answer in {ATTEMPTS} rounds"));
     }
 
     /// Records a jump at the next block: the answer notes sounding now must end there.
@@ -312,20 +353,6 @@ impl Run<'_> {
     /// The next round's start (a player's turn in Trade) at least a beat ahead of the clock.
     fn next_round_start(&self) -> f64 {
         bar_at_or_after(self.session.clock_now() + 1.0, self.round_beats())
-    }
-
-    /// Requires answer note-ons in `window` (beats of the reference clock) at or after session
-    /// sample `from_sample`.
-    fn expect_answer_in(&mut self, window: (f64, f64), from_sample: u64, what: &str) {
-        if answer_ons(&self.session, from_sample)
-            .iter()
-            .all(|&(_, beats)| beats < window.0 || beats >= window.1)
-        {
-            self.problems.push(format!(
-                "{what}: no answer note-on in beats {}..{} after session sample {from_sample}",
-                window.0, window.1
-            ));
-        }
     }
 
     /// After a jump: Accompany goes on from the first bar line after it while the player
@@ -423,24 +450,19 @@ pub fn run_case(mode: Mode, case: Case) {
     match case {
         Case::Playing => {
             run.session.play_from(0.0);
-            let a = run.clip_round(0.0);
-            let b = run.clip_round(run.round_beats());
-            run.session.run_until_clock(run.observe_end(&b)).unwrap();
-            run.expect_answer_in(a.window, 0, "first round");
-            run.expect_answer_in(b.window, 0, "second round");
+            run.play_until_answered(0.0, None, "first round");
+            let b0 = run.next_round_start();
+            run.play_until_answered(b0, None, "second round");
         }
         Case::Stopped => {
             run.session.play_from(0.0);
-            let a = run.clip_round(0.0);
-            run.until_answer_sounds(&a, "the stop");
+            run.sound_from(0.0, "the stop");
             run.cut("transport stop");
-            let stop_sample = run.session.stop();
+            run.session.stop();
             run.jumped();
             // The player goes on with the transport stopped, on the own clock's bars.
             let b0 = run.next_round_start();
-            let b = run.live_round(b0);
-            run.session.run_until_clock(run.observe_end(&b)).unwrap();
-            run.expect_answer_in(b.window, stop_sample, "with the transport stopped");
+            run.play_until_answered(b0, None, "with the transport stopped");
         }
         Case::LoopWrap => {
             let bar = run.session.bar_len_beats();
@@ -454,9 +476,12 @@ pub fn run_case(mode: Mode, case: Case) {
             run.session.set_loop(Some((0.0, loop_end)));
             run.session.play_from(0.0);
             let a = run.clip_round(0.0);
-            run.session.run_for_seconds(3.0 * loop_end * 0.5).unwrap();
+            let seconds_per_beat = 60.0 / run.session.tempo_bpm();
+            run.session
+                .run_for_seconds(3.2 * loop_end * seconds_per_beat)
+                .unwrap();
             run.session.set_loop(None);
-            // Every wrap is a cut.
+            // Every wrap is a jump.
             let wraps: Vec<u64> = run
                 .session
                 .blocks()
@@ -477,128 +502,116 @@ pub fn run_case(mode: Mode, case: Case) {
                     sounding: ledger.sounding_before(wrap),
                 });
             }
-            if wraps.len() < 2 {
+            if wraps.len() < 3 {
                 run.problems
-                    .push(format!("the loop wrapped {} times, not 2", wraps.len()));
+                    .push(format!("the loop wrapped {} times, not 3", wraps.len()));
             }
             if run.cuts.iter().all(|c| c.sounding.is_empty()) {
                 run.problems
                     .push("no answer note was sounding at any loop wrap".to_string());
             }
             // The jam goes on after a wrap.
-            if let Some(&first_wrap) = wraps.first() {
-                run.expect_answer_in(a.window, first_wrap, "after the loop wrapped");
+            if let Some(&first_wrap) = wraps.first()
+                && answer_ons(&run.session, first_wrap).is_empty()
+            {
+                run.problems
+                    .push("no answer note-on after the loop wrapped".to_string());
             }
         }
         Case::Seek => {
-            let bar = run.session.bar_len_beats();
             run.session.play_from(0.0);
-            let a = run.clip_round(0.0);
-            run.until_answer_sounds(&a, "the seek");
+            run.sound_from(0.0, "the seek");
             run.cut("seek");
-            let seek_sample = run.session.seek(4.0 * bar);
+            let target = bar_at_or_after(
+                run.session.clock_now() + 2.0 * run.session.bar_len_beats(),
+                run.round_beats(),
+            );
+            run.session.seek(target);
             run.jumped();
-            let b = run.clip_round(4.0 * bar);
-            run.session.run_until_clock(run.observe_end(&b)).unwrap();
-            run.expect_answer_in(b.window, seek_sample, "after the seek");
+            run.play_until_answered(target, None, "after the seek");
         }
         Case::TempoChange | Case::TempoRamp => {
             let bar = run.session.bar_len_beats();
             run.session.play_from(0.0);
-            let a = run.clip_round(0.0);
-            let b = run.clip_round(run.round_beats());
-            run.until_answer_sounds(&a, "the tempo change");
+            run.sound_from(0.0, "the tempo change");
             let from = run.session.now_sample();
+            let b0 = run.next_round_start();
             if case == Case::TempoChange {
                 run.session.set_tempo(150.0);
             } else {
+                // Until the first bar of the next round's answer is over.
                 let now = run.session.clock_now();
+                let to_beats = round(mode, b0, bar, run.call_notes).window.0 + bar;
                 run.session.set_ramp(TempoRamp {
                     from_beats: now,
-                    to_beats: now + 2.0 * bar,
+                    to_beats,
                     from_bpm: 120.0,
                     to_bpm: 150.0,
                 });
-                ramp_from_sample = Some((from, now + 2.0 * bar));
+                ramp_from_sample = Some((from, to_beats));
             }
-            run.session.run_until_clock(run.observe_end(&b)).unwrap();
-            run.expect_answer_in(b.window, from, "after the tempo change");
+            run.play_until_answered(b0, None, "after the tempo change");
         }
         Case::ThreeFour | Case::SevenEight => {
             // Chosen so that the bar line of the signature and the 4/4 one differ: in 3/4 a call
             // from beat 6 ends at 8.9 (answer 9..12; 4/4 would be 12..16); in 7/8 a call from
-            // beat 21 ends at 24.4 (answer 24.5..28; 4/4 would be 28..32).
-            let (num, den, b0) = if case == Case::ThreeFour {
-                (3, 4, 6.0)
+            // beat 21 ends at 24.4 (answer 24.5..28; 4/4 would be 28..32). The same holds every
+            // 12 (3/4) or 28 (7/8) beats.
+            let (num, den, b0, period) = if case == Case::ThreeFour {
+                (3, 4, 6.0, 12.0)
             } else {
                 run.call_notes = 5;
-                (7, 8, 21.0)
+                (7, 8, 21.0, 28.0)
             };
             run.session.set_time_signature(num, den);
             let bar = run.session.bar_len_beats();
             // Trade's rounds start on the player's turns.
             let b0 = bar_at_or_after(b0, run.round_beats());
             run.session.play_from(b0 - bar);
-            let a = run.clip_round(b0);
-            run.session.run_until_clock(run.observe_end(&a)).unwrap();
-            run.expect_answer_in(a.window, 0, "on the signature's bar line");
+            let period = bar_at_or_after(period, run.round_beats());
+            run.play_until_answered(b0, Some(period), "on the signature's bar line");
         }
         Case::SampleRateChange | Case::DeactivateReactivate => {
             run.session.play_from(0.0);
-            let a = run.clip_round(0.0);
-            run.until_answer_sounds(&a, "the deactivation");
+            run.sound_from(0.0, "the deactivation");
             run.cut("deactivate and reactivate");
             let (new_rate, what) = if case == Case::SampleRateChange {
                 (96_000.0, "at 96 kHz")
             } else {
                 (48_000.0, "after reactivation")
             };
-            let from = run.session.now_sample();
             run.session.reactivate(new_rate, 512).unwrap();
             run.jumped();
             let b0 = run.next_round_start();
-            let b = run.clip_round(b0);
-            run.session.run_until_clock(run.observe_end(&b)).unwrap();
-            run.expect_answer_in(b.window, from, what);
+            run.play_until_answered(b0, None, what);
         }
         Case::BlockSizes => {
             run.session
                 .set_block_sizes(BlockSizes::Random { seed: 0x5eed });
             run.session.play_from(0.0);
-            let a = run.clip_round(0.0);
-            let b = run.clip_round(run.round_beats());
-            run.session.run_until_clock(run.observe_end(&b)).unwrap();
-            run.expect_answer_in(a.window, 0, "first round");
-            run.expect_answer_in(b.window, 0, "second round");
+            run.play_until_answered(0.0, None, "first round");
+            let b0 = run.next_round_start();
+            run.play_until_answered(b0, None, "second round");
             min_one_sample_blocks = 10;
         }
         Case::Bypass => {
             run.session.play_from(0.0);
-            let a = run.clip_round(0.0);
-            let bypass_end_beats = run.round_beats() - 0.25;
-            let r = Round {
-                window: (a.window.0, a.window.0 + 2.0),
-                ..a.clone()
-            };
-            run.until_answer_sounds(&r, "bypass");
+            run.sound_from(0.0, "bypass");
             run.cut("bypass on");
             run.session.set_param_next_block(bypass_id, 1.0).unwrap();
             let on_sample = run.session.now_sample();
-            // The player plays while bypassed.
-            let mut t = ((run.session.clock_now() + 0.25) * 2.0).ceil() / 2.0;
-            let mut extra = Vec::new();
-            while t + 0.4 < bypass_end_beats - 0.1 {
-                extra.push(PhraseNote {
-                    channel: CALL_CHANNEL,
-                    key: 72,
-                    velocity_midi: 90,
-                    start_beats: t,
-                    length_beats: 0.4,
-                });
-                t += 0.5;
-            }
+            // The player plays four eighths (an octave up) while bypassed, from the next half
+            // beat a quarter beat on; bypass goes off after them, when no key is down.
+            let first = ((run.session.clock_now() + 0.25) * 2.0).ceil() / 2.0;
+            let extra: Vec<PhraseNote> = eighths(first, 4)
+                .into_iter()
+                .map(|n| PhraseNote {
+                    key: n.key + 12,
+                    ..n
+                })
+                .collect();
             run.session.add_clip_notes(&extra);
-            run.session.run_until_clock(bypass_end_beats).unwrap();
+            run.session.run_until_clock(first + 2.0).unwrap();
             while run.session.player_keys_down() {
                 run.session.run_block().unwrap();
             }
@@ -606,9 +619,8 @@ pub fn run_case(mode: Mode, case: Case) {
             let off_sample = run.session.now_sample();
             run.jumped();
             bypassed = Some((on_sample, off_sample));
-            let b = run.clip_round(run.round_beats());
-            run.session.run_until_clock(run.observe_end(&b)).unwrap();
-            run.expect_answer_in(b.window, off_sample, "after bypass");
+            let b0 = run.next_round_start();
+            run.play_until_answered(b0, None, "after bypass");
         }
     }
     run.finish();
