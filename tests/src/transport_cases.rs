@@ -34,7 +34,9 @@
 //!   continuation starts on the next bar line, as long as the phrase (one bar).
 //!
 //! A window where Antiphon may play holds from where its round was placed until the next jump;
-//! a loop's windows hold again after each wrap.
+//! a loop's windows hold again after each wrap. A model may rest through a whole answer, so a
+//! case plays up to [`ATTEMPTS`] rounds to get an answer note sounding before its event, and as
+//! many to get an answer after it.
 
 use crate::antiphon::{
     ANSWER_CHANNEL, CALL_CHANNEL, PLUGIN_ID, check_thru, configure_channel_2_with_thru, param,
