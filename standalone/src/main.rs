@@ -7,6 +7,7 @@
 
 mod answer;
 mod generate;
+mod jam;
 mod phrase_arg;
 mod piano_roll;
 mod progress;
@@ -52,6 +53,78 @@ enum Command {
     /// Continue a primer offline and write it as MIDI, a piano-roll PNG and (with --wav) a WAV
     /// (by default the seed workflow: Magenta's primer, Polyphony RNN, 75 QPM, 180 s).
     Generate(GenerateArgs),
+    /// Jam live: a MIDI keyboard in, Antiphon's answers out (ports through midir; JACK on
+    /// Linux). Ctrl-C ends with every note off.
+    Jam(JamArgs),
+}
+
+/// Arguments of `antiphon jam`.
+#[derive(clap::Args)]
+struct JamArgs {
+    /// List the MIDI input and output ports and exit.
+    #[arg(long)]
+    list: bool,
+    /// The MIDI input (a keyboard): an index or a name from --list (a unique piece of one will
+    /// do). Default: a virtual port with --virtual, else the first input.
+    #[arg(long = "in", value_name = "NAME|INDEX")]
+    in_port: Option<String>,
+    /// The MIDI output (a synth): an index or a name from --list. Default: a virtual port with
+    /// --virtual, else the first output.
+    #[arg(long = "out", value_name = "NAME|INDEX")]
+    out_port: Option<String>,
+    /// Make virtual ports (NAME-in:in, NAME-out:out under JACK) for --in/--out not given.
+    #[arg(long = "virtual")]
+    virtual_ports: bool,
+    /// Client name of Antiphon's MIDI ports.
+    #[arg(long, default_value = "antiphon")]
+    name: String,
+    /// A `.onnx` model file, or a shipped model by name (melody_basic, the default;
+    /// melody_lookback, drums_kit, polyphony_bach, …).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The jam mode: call-response, trade, accompany or continue.
+    #[arg(long, default_value = "call-response")]
+    mode: String,
+    /// Tempo of the internal clock in BPM (with --follow-clock: until the clock ticks).
+    #[arg(long, default_value_t = 120.0)]
+    tempo: f64,
+    /// Follow incoming MIDI clock (24 ppqn; Start, Stop, Continue, Song Position Pointer).
+    #[arg(long)]
+    follow_clock: bool,
+    /// Lead: send MIDI clock (Start, 24 ppqn, Stop on exit) on the output.
+    #[arg(long)]
+    clock_out: bool,
+    /// Play a metronome on channel 10 (wood blocks, GM keys 76 and 77).
+    #[arg(long)]
+    metronome: bool,
+    /// Softmax temperature.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Random seed, for reproducible answers.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Answer length in bars (0: as long as the call).
+    #[arg(long, default_value_t = 0)]
+    bars: u32,
+    /// Beats of silence that end a call.
+    #[arg(long, default_value_t = 1.0)]
+    silence: f32,
+    /// Trade mode: bars in each turn.
+    #[arg(long, default_value_t = 2)]
+    trade_bars: u32,
+    /// Listen only to this MIDI channel, 1..=16 (default: all).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+    channel: Option<u8>,
+    /// MIDI channel of the answer, 1..=16 (drum models answer on 10).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
+    out_channel: u8,
+    /// Do not pass the player's notes through to the output.
+    #[arg(long)]
+    no_thru: bool,
+    /// Play through the built-in General MIDI synth with this SoundFont (.sf2), on JACK audio,
+    /// instead of a MIDI output (Debian: timgm6mb-soundfont, fluid-soundfont-gm).
+    #[arg(long, value_name = "SF2")]
+    soundfont: Option<PathBuf>,
 }
 
 /// Arguments of `antiphon generate`.
@@ -210,6 +283,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Answer(args) => answer(args),
         Command::Generate(args) => generate_piece(args),
+        Command::Jam(args) => jam::run_args(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
