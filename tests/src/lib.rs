@@ -8,6 +8,9 @@
 //!   note stream ([`events::OutEvent`]).
 //! - [`transport`]: the transport and CLAP's fixed-point beat and second times.
 //! - [`jam`]: a block-by-block driver over a musical timeline, and a note ledger.
+//! - [`session`]: a DAW-like session for the transport tests: loops, seeks, tempo ramps, time
+//!   signatures, random block sizes, reactivation at another sample rate, a log of every block.
+//! - [`transport_cases`]: the transport cases, each run in each jam mode.
 //! - [`antiphon`]: what the tests know about Antiphon (id, parameter names, the test call,
 //!   the answer window the design implies, MIDI thru and log checks).
 //! - [`bundle`]: building `Antiphon.clap` from a test.
@@ -42,6 +45,8 @@ pub mod events;
 pub mod host;
 pub mod jam;
 pub mod nice_state;
+pub mod session;
 pub mod transport;
+pub mod transport_cases;
 pub mod util;
 pub mod x11;

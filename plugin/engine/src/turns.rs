@@ -18,9 +18,10 @@ pub struct Turn {
     pub end_beats: f64,
 }
 
-/// Trade: turns of `trade_bars` bars from the grid's bar line, the player's first (turns 0, 2,
-/// …) then Antiphon's (1, 3, …). Returns Antiphon's next turn once the playhead reaches its
-/// cut, while that turn has not started yet; `None` otherwise.
+/// Trade: turns of `trade_bars` bars from the timeline's bar 0 (the grid's first bar line at or
+/// after beat 0, whichever bar line the grid names), the player's first (turns 0, 2, …) then
+/// Antiphon's (1, 3, …). Returns Antiphon's next turn once the playhead reaches its cut, while
+/// that turn has not started yet; `None` otherwise.
 pub fn trade_turn_due(
     grid: BarGrid,
     trade_bars: u32,
@@ -31,11 +32,14 @@ pub fn trade_turn_due(
     if turn_beats <= 0.0 || step_beats <= 0.0 {
         return None;
     }
-    let index = ((playhead_beats + step_beats - grid.origin_beats) / turn_beats + 1e-9).floor();
+    // The grid's origin is any bar line (hosts report the current bar's start, so it moves every
+    // bar): count the turns from the first bar line at or after beat 0, the timeline's bar 0.
+    let origin_beats = grid.origin_beats.rem_euclid(grid.bar_len_beats);
+    let index = ((playhead_beats + step_beats - origin_beats) / turn_beats + 1e-9).floor();
     if (index as i64).rem_euclid(2) != 1 {
         return None;
     }
-    let start_beats = grid.origin_beats + index * turn_beats;
+    let start_beats = origin_beats + index * turn_beats;
     (playhead_beats < start_beats).then_some(Turn {
         player_start_beats: start_beats - turn_beats,
         cut_beats: start_beats - step_beats,
@@ -165,6 +169,26 @@ mod tests {
             Some(24.0),
             "the next Antiphon turn"
         );
+    }
+
+    #[test]
+    fn given_the_hosts_current_bar_as_the_grid_origin_when_trading_then_turns_count_from_bar_0() {
+        // Hosts report the start of the current bar (CLAP's `bar_start`), so the grid's origin
+        // moves every bar; the turns must not move with it. Two-bar turns: Antiphon's turns
+        // are beats 8..16 and 24..32, due in the last 16th of bars 1 and 5.
+        for bar in 0..8u32 {
+            let grid = BarGrid {
+                origin_beats: 4.0 * f64::from(bar),
+                bar_len_beats: 4.0,
+            };
+            let due = trade_turn_due(grid, 2, 0.25, 4.0 * f64::from(bar) + 3.75);
+            let expected = match bar {
+                1 => Some(8.0),
+                5 => Some(24.0),
+                _ => None,
+            };
+            assert_eq!(due.map(|t| t.start_beats), expected, "in bar {bar}");
+        }
     }
 
     #[test]
