@@ -102,8 +102,9 @@ pub struct Settings {
     pub min_call_beats: AtomicF32,
     /// Answers start on the next beat instead of the next bar line.
     pub answer_on_beat: AtomicBool,
-    /// Seed for answers (0: a fresh random seed). With a seed, the n-th answer after a timeline
-    /// jump is always drawn from the same random numbers, so an offline render repeats.
+    /// Seed for answers (0: a fresh random seed). With a seed, an answer's random numbers
+    /// follow from the seed, where it starts and what primes it, so the same call at the same
+    /// place gets the same answer (an offline render, a jam played again).
     pub seed: AtomicU64,
     /// Density, in nats added to the log-odds of starting a note (0: the model's own).
     pub density_nats: AtomicF32,

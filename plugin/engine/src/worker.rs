@@ -140,7 +140,6 @@ impl WorkerHandle {
             own_notes: Vec::new(),
             trade_prepared: None,
             mode: JamMode::CallResponse,
-            answers_in_epoch: 0,
             swap: None,
         };
         let thread = std::thread::Builder::new()
@@ -315,9 +314,6 @@ struct Worker {
     trade_prepared: Option<f64>,
     /// The mode followed.
     mode: JamMode,
-    /// Answers drawn since the last timeline jump (with a seed, answer n draws from a
-    /// generator seeded by the seed and n).
-    answers_in_epoch: u64,
     /// A loaded model waiting for its bar line.
     swap: Option<Swap>,
 }
@@ -1003,7 +999,6 @@ impl Worker {
         self.accompany.stop();
         self.own_notes.clear();
         self.trade_prepared = None;
-        self.answers_in_epoch = 0;
     }
 
     /// Moves queued answer messages into the ring while there is room.
@@ -1251,13 +1246,12 @@ impl Worker {
                 StepControl::Continue
             }
         };
-        // With a seed, the n-th answer since the last jump always draws the same numbers.
+        // With a seed, the same primer answered at the same place always draws the same
+        // numbers, however many speculative answers came before.
         let seed = settings.seed.load(Ordering::Relaxed);
         if seed != 0 {
-            self.rng =
-                Rng::seeded(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ self.answers_in_epoch);
+            self.rng = Rng::seeded(answer_seed(seed, &job));
         }
-        self.answers_in_epoch += 1;
         match generator.generate(&request, &mut self.rng, &mut on_note) {
             Ok(stats) => {
                 if stats.steps > 0 {
@@ -1300,6 +1294,26 @@ fn answer_note(plan: &AnswerPlan, answer_id: u32, channel: u8, note: GeneratedNo
         start_beats,
         end_beats: end_beats.max(start_beats + plan.step_beats / 4.0),
     }
+}
+
+/// The random seed of one answer under the Seed setting `seed`: a hash of the seed, where the
+/// answer starts and what primes it.
+fn answer_seed(seed: u64, job: &Job<'_>) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = 0xcbf2_9ce4_8422_2325 ^ seed;
+    let mut mix = |value: u64| {
+        hash ^= value;
+        hash = hash.wrapping_mul(PRIME);
+    };
+    mix(job.header.start_beats.to_bits());
+    mix(job.first_step as u64);
+    mix(job.primer_steps as u64);
+    for note in job.primer {
+        mix(u64::from(note.pitch));
+        mix(note.start_step as u64);
+        mix(note.end_step as u64);
+    }
+    hash
 }
 
 /// Moves messages from `outbox` into the ring while there is room.
