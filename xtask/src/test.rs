@@ -7,7 +7,8 @@
 //!    Python tests again with its interpreter, so the PyTorch, ONNX and music21 tests run too;
 //! 4. runs every Rust test of the workspace (unit, engine jams, the binary-level plugin tests,
 //!    training a model on a folder of MIDI files end to end) with `ANTIPHON_TRAIN_PYTHON` set to
-//!    the venv's interpreter.
+//!    the venv's interpreter — under `xvfb-run` when there is no `DISPLAY`, so the editor test has
+//!    an X server.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -52,7 +53,17 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<ExitCode> {
         ws.relative(&venv_python).display()
     );
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    // The editor test opens the plugin's GUI: without a display, give it a virtual one.
+    let headless = std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty());
+    let mut command = if headless && on_path("xvfb-run") {
+        println!("   (no DISPLAY: under xvfb-run, for the editor test)");
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", "-s", "-screen 0 1280x1024x24"]).arg(cargo);
+        c
+    } else {
+        Command::new(cargo)
+    };
+    let status = command
         .args(["test", "--workspace"])
         .args(&extra)
         .env(TRAIN_PYTHON_ENV, &venv_python)
@@ -64,6 +75,12 @@ pub fn run(ws: &Workspace, args: &[String]) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Whether `program` is on the `PATH`.
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// Runs `models/python/tests` with `python -m unittest discover`; true when they pass.

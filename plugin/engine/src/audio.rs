@@ -295,6 +295,9 @@ impl AudioEngine {
         let shared = &self.shared;
         shared.tempo_bpm.store(time.tempo_bpm, Ordering::Relaxed);
         shared
+            .block_len_beats
+            .store(time.end_beats - time.start_beats, Ordering::Relaxed);
+        shared
             .bar_len_beats
             .store(time.bar_len_beats, Ordering::Relaxed);
         shared

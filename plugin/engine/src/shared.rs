@@ -227,6 +227,9 @@ pub struct Shared {
     pub playhead_beats: AtomicF64,
     /// Tempo of the last block, quarter notes per minute.
     pub tempo_bpm: AtomicF64,
+    /// Length of the last block in quarter notes (what the playhead may jump before the worker
+    /// looks again).
+    pub block_len_beats: AtomicF64,
     /// Bar length of the last block, in quarter notes.
     pub bar_len_beats: AtomicF64,
     /// A bar line of the last block.
@@ -286,6 +289,7 @@ impl Default for Shared {
         Self {
             playhead_beats: AtomicF64::new(0.0),
             tempo_bpm: AtomicF64::new(120.0),
+            block_len_beats: AtomicF64::new(0.0),
             bar_len_beats: AtomicF64::new(4.0),
             bar_origin_beats: AtomicF64::new(0.0),
             epoch: AtomicU32::new(0),

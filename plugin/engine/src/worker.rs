@@ -856,7 +856,10 @@ impl Worker {
             .trade_bars
             .load(Ordering::Relaxed)
             .max(1);
-        let Some(turn) = trade_turn_due(self.grid(), bars, step_beats, playhead) else {
+        // The call is cut a grid step before the turn ends, or a block when blocks are longer
+        // (an offline render's): the answer must be made before the block holding the bar line.
+        let cut_beats = step_beats.max(self.shared.block_len_beats.load(Ordering::Relaxed));
+        let Some(turn) = trade_turn_due(self.grid(), bars, cut_beats, playhead) else {
             return;
         };
         if self.trade_prepared == Some(turn.start_beats) {
