@@ -160,16 +160,9 @@ struct GenerateArgs {
     /// Sampling temperature.
     #[arg(long, default_value_t = 1.0)]
     temperature: f32,
-    /// Beam search: entries kept per iteration (Melody, Drums, Improv; 1 with the next two at 1:
-    /// plain sampling).
-    #[arg(long, default_value_t = 1)]
-    beam_size: usize,
-    /// Beam search: copies of each entry per iteration.
-    #[arg(long, default_value_t = 1)]
-    branch_factor: usize,
-    /// Beam search: steps sampled per iteration.
-    #[arg(long, default_value_t = 1)]
-    steps_per_iteration: usize,
+    /// Beam search (Melody, Drums and Improv models; the others sample one sequence).
+    #[command(flatten)]
+    beam: BeamArgs,
     /// Density: nats added to the log-odds of every note start (positive: more notes).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     density: f32,
@@ -223,15 +216,9 @@ struct AnswerArgs {
     /// Random seed, for a reproducible answer.
     #[arg(long)]
     seed: Option<u64>,
-    /// Beam search: entries kept per iteration (1, with the next two at 1: plain sampling).
-    #[arg(long, default_value_t = 1)]
-    beam_size: usize,
-    /// Beam search: copies of each entry per iteration.
-    #[arg(long, default_value_t = 1)]
-    branch_factor: usize,
-    /// Beam search: steps sampled per iteration.
-    #[arg(long, default_value_t = 1)]
-    steps_per_iteration: usize,
+    /// Beam search.
+    #[command(flatten)]
+    beam: BeamArgs,
     /// Keep the answer in a scale, ROOT:NAME (C:major, D:minor, A:pentatonic-minor, …).
     #[arg(long)]
     scale: Option<String>,
@@ -242,6 +229,31 @@ struct AnswerArgs {
     /// file.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// The beam-search options of `answer` and `generate`.
+#[derive(clap::Args)]
+struct BeamArgs {
+    /// Beam search: entries kept per iteration (1, with the next two at 1: plain sampling).
+    #[arg(long, default_value_t = 1)]
+    beam_size: usize,
+    /// Beam search: copies of each entry per iteration.
+    #[arg(long, default_value_t = 1)]
+    branch_factor: usize,
+    /// Beam search: steps sampled per iteration.
+    #[arg(long, default_value_t = 1)]
+    steps_per_iteration: usize,
+}
+
+impl BeamArgs {
+    /// The beam-search settings.
+    fn settings(&self) -> BeamSettings {
+        BeamSettings {
+            beam_size: self.beam_size,
+            branch_factor: self.branch_factor,
+            steps_per_iteration: self.steps_per_iteration,
+        }
+    }
 }
 
 /// The pitch mask of `--range` and `--scale`.
@@ -396,11 +408,7 @@ fn generate_piece(args: GenerateArgs) -> Result<(), String> {
         harmonize: args.harmonize,
         threshold: args.threshold,
         mask: pitch_mask(args.range.as_deref(), args.scale.as_deref())?,
-        beam: BeamSettings {
-            beam_size: args.beam_size,
-            branch_factor: args.branch_factor,
-            steps_per_iteration: args.steps_per_iteration,
-        },
+        beam: args.beam.settings(),
         density_nats: args.density,
         runtime_dirs: runtime_dirs(),
     };
@@ -505,11 +513,7 @@ fn answer(args: AnswerArgs) -> Result<(), String> {
         temperature: args.temperature,
         answer_bars: args.bars,
         silence_beats: args.silence,
-        beam: BeamSettings {
-            beam_size: args.beam_size,
-            branch_factor: args.branch_factor,
-            steps_per_iteration: args.steps_per_iteration,
-        },
+        beam: args.beam.settings(),
         mask: pitch_mask(args.range.as_deref(), args.scale.as_deref())?,
         runtime_dirs: runtime_dirs(),
     };
