@@ -48,17 +48,16 @@ pub fn trade_turn_due(
     })
 }
 
-/// Accompany: Antiphon plays bar after bar while the player plays, each bar generated one bar
-/// ahead of the playhead.
+/// Accompany: Antiphon plays bar after bar while the player plays. The first bar is the first
+/// bar line after the player's first note, made just before it starts (so it hears the player's
+/// whole first bar); each next bar is made one bar ahead of the playhead.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccompanyBars {
     /// Start of the next bar to generate; `None` while not accompanying.
     next_bar_beats: Option<f64>,
+    /// Whether that bar is the first one (due only `first_lead_beats` before it starts).
+    first: bool,
 }
-
-/// How close to the playhead the first accompanied bar may start, in beats (so it can be
-/// generated in time).
-const ACCOMPANY_FIRST_LEAD_BEATS: f64 = 0.25;
 
 impl AccompanyBars {
     /// Not accompanying.
@@ -71,20 +70,21 @@ impl AccompanyBars {
         self.next_bar_beats = None;
     }
 
-    /// Whether bars are being generated.
+    /// Whether accompanying has begun (its first bar may still be waiting).
     pub fn is_playing(&self) -> bool {
         self.next_bar_beats.is_some()
     }
 
     /// The bar to generate now, as (start, end), if one is due. `player_active`: the player has
-    /// played recently; without that, accompanying stops (bars already made still play). The
-    /// first bar is the first bar line a little after the playhead; each next bar is due one
-    /// bar before it starts.
+    /// played recently; without that, accompanying stops (bars already made still play).
+    /// `first_lead_beats` (> 0): how long before the first bar starts it is made — a grid step,
+    /// or a block when blocks are longer.
     pub fn due(
         &mut self,
         grid: BarGrid,
         playhead_beats: f64,
         player_active: bool,
+        first_lead_beats: f64,
     ) -> Option<(f64, f64)> {
         if !player_active {
             self.next_bar_beats = None;
@@ -92,13 +92,21 @@ impl AccompanyBars {
         }
         let bar = grid.bar_len_beats;
         let next = match self.next_bar_beats {
-            // Fell behind (the clock jumped ahead or the worker stalled): start again ahead.
             Some(next) if next > playhead_beats => next,
-            _ => grid.bar_at_or_after(playhead_beats + ACCOMPANY_FIRST_LEAD_BEATS),
+            // Starting, or fell behind (the clock jumped ahead, the worker stalled): the first
+            // bar line that leaves time to make it.
+            _ => {
+                self.first = true;
+                let next = grid.bar_at_or_after(playhead_beats + first_lead_beats + 1e-6);
+                self.next_bar_beats = Some(next);
+                next
+            }
         };
-        if playhead_beats < next - bar && self.next_bar_beats.is_some() {
+        let lead = if self.first { first_lead_beats } else { bar };
+        if playhead_beats < next - lead {
             return None;
         }
+        self.first = false;
         self.next_bar_beats = Some(next + bar);
         Some((next, next + bar))
     }
@@ -203,38 +211,45 @@ mod tests {
     }
 
     #[test]
-    fn given_a_player_when_accompanying_then_each_bar_is_made_one_bar_ahead_until_they_stop() {
+    fn given_a_player_when_accompanying_then_the_first_bar_waits_for_its_line_and_the_rest_come_a_bar_ahead()
+     {
         let mut acc = AccompanyBars::new();
-        assert_eq!(acc.due(GRID, 1.0, false), None);
+        assert_eq!(acc.due(GRID, 1.0, false, 0.25), None);
         assert_eq!(
-            acc.due(GRID, 1.0, true),
-            Some((4.0, 8.0)),
-            "the next bar line"
+            acc.due(GRID, 1.0, true, 0.25),
+            None,
+            "bar 4 is made at 3.75"
         );
-        assert_eq!(acc.due(GRID, 2.0, true), None, "bar 8 is not due until 4");
-        assert_eq!(acc.due(GRID, 4.0, true), Some((8.0, 12.0)));
-        assert_eq!(acc.due(GRID, 5.0, true), None);
         assert!(acc.is_playing());
-        assert_eq!(acc.due(GRID, 8.5, false), None, "the player stopped");
-        assert!(!acc.is_playing());
+        assert_eq!(acc.due(GRID, 3.5, true, 0.25), None);
+        assert_eq!(acc.due(GRID, 3.75, true, 0.25), Some((4.0, 8.0)));
+        assert_eq!(acc.due(GRID, 3.8, true, 0.25), None);
         assert_eq!(
-            acc.due(GRID, 9.0, true),
-            Some((12.0, 16.0)),
-            "starts again at the next bar line"
+            acc.due(GRID, 4.0, true, 0.25),
+            Some((8.0, 12.0)),
+            "a bar ahead"
         );
+        assert_eq!(acc.due(GRID, 5.0, true, 0.25), None);
+        assert_eq!(acc.due(GRID, 8.0, true, 0.25), Some((12.0, 16.0)));
+        assert_eq!(acc.due(GRID, 8.5, false, 0.25), None, "the player stopped");
+        assert!(!acc.is_playing());
+        assert_eq!(acc.due(GRID, 9.0, true, 0.25), None, "starts again: bar 12");
+        assert_eq!(acc.due(GRID, 11.8, true, 0.25), Some((12.0, 16.0)));
     }
 
     #[test]
-    fn given_a_bar_line_right_at_the_playhead_when_accompanying_starts_then_it_waits_a_bar() {
+    fn given_a_bar_line_right_at_the_playhead_when_accompanying_starts_then_it_takes_the_next() {
         let mut acc = AccompanyBars::new();
-        assert_eq!(acc.due(GRID, 3.9, true), Some((8.0, 12.0)));
+        assert_eq!(acc.due(GRID, 3.9, true, 0.25), None);
+        assert_eq!(acc.due(GRID, 7.75, true, 0.25), Some((8.0, 12.0)));
     }
 
     #[test]
     fn given_a_stalled_clock_when_accompanying_then_it_starts_again_ahead_of_the_playhead() {
         let mut acc = AccompanyBars::new();
-        acc.due(GRID, 1.0, true);
-        assert_eq!(acc.due(GRID, 30.0, true), Some((32.0, 36.0)));
+        acc.due(GRID, 3.8, true, 0.25);
+        assert_eq!(acc.due(GRID, 30.0, true, 0.25), None);
+        assert_eq!(acc.due(GRID, 31.9, true, 0.25), Some((32.0, 36.0)));
     }
 
     #[test]

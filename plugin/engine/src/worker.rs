@@ -883,8 +883,8 @@ impl Worker {
     }
 
     /// Accompany: while the player has played in the last Max Call Length bars, Antiphon plays
-    /// bar after bar, each made a bar ahead from the last two bars of the player's notes and
-    /// its own.
+    /// bar after bar from the bar line after their first note ([`AccompanyBars`]), each bar made
+    /// from the last two bars of the player's notes and its own.
     fn follow_accompany(&mut self, playhead: f64) {
         let grid = self.grid();
         let bar = grid.bar_len_beats;
@@ -897,10 +897,13 @@ impl Worker {
         let active = self
             .history
             .active_since(playhead - f64::from(idle_bars) * bar);
-        if self.generator.is_none() {
+        let Some(generator) = self.generator.as_ref() else {
             return;
-        }
-        let Some((start, _end)) = self.accompany.due(grid, playhead, active) else {
+        };
+        let tempo = self.shared.tempo_bpm.load(Ordering::Relaxed);
+        let step_beats = 1.0 / f64::from(generator.info().encoding.steps_per_quarter_at(tempo));
+        let lead = step_beats.max(self.shared.block_len_beats.load(Ordering::Relaxed));
+        let Some((start, _end)) = self.accompany.due(grid, playhead, active, lead) else {
             return;
         };
         let from = start - ACCOMPANY_CONTEXT_BARS * bar;
