@@ -1,7 +1,7 @@
 //! The player's recent notes in beats, independent of how calls are told apart: Trade reads the
 //! turn that just ended, Accompany the last bars, Continue the phrase as it stands.
 
-use crate::phrase::{Call, CallNote};
+use crate::phrase::{Call, CallNote, end_open_note};
 use crate::queues::{CaptureEvent, NoteKind, NoteRole};
 
 /// Most notes kept; the oldest half goes when it is full.
@@ -38,21 +38,9 @@ impl NoteHistory {
                 if self.notes.len() >= NOTE_LIMIT {
                     self.notes.drain(..NOTE_LIMIT / 2);
                 }
-                self.notes.push(CallNote {
-                    key: event.key,
-                    velocity: event.velocity,
-                    channel: event.channel,
-                    start_beats: event.beats,
-                    end_beats: None,
-                });
+                self.notes.push(CallNote::started_by(event));
             }
-            NoteKind::Off => {
-                if let Some(note) = self.notes.iter_mut().rev().find(|n| {
-                    n.key == event.key && n.channel == event.channel && n.end_beats.is_none()
-                }) {
-                    note.end_beats = Some(event.beats);
-                }
-            }
+            NoteKind::Off => end_open_note(&mut self.notes, event),
             NoteKind::Control => return,
         }
         self.last_event_beats = Some(event.beats);

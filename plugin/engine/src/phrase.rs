@@ -21,6 +21,30 @@ pub struct CallNote {
     pub end_beats: Option<f64>,
 }
 
+impl CallNote {
+    /// The note a key-down event starts (open until its key goes up).
+    pub fn started_by(event: &CaptureEvent) -> Self {
+        Self {
+            key: event.key,
+            velocity: event.velocity,
+            channel: event.channel,
+            start_beats: event.beats,
+            end_beats: None,
+        }
+    }
+}
+
+/// Ends the latest open note of `notes` on the key and channel of the key-up `event`, if any.
+pub fn end_open_note(notes: &mut [CallNote], event: &CaptureEvent) {
+    if let Some(note) = notes
+        .iter_mut()
+        .rev()
+        .find(|n| n.key == event.key && n.channel == event.channel && n.end_beats.is_none())
+    {
+        note.end_beats = Some(event.beats);
+    }
+}
+
 /// How a call ends.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CallEnd {
@@ -175,21 +199,11 @@ impl PhraseDetector {
                     self.start_beats = Some(event.beats);
                 }
                 self.held.note_on(event.channel, event.key);
-                self.notes.push(CallNote {
-                    key: event.key,
-                    velocity: event.velocity,
-                    channel: event.channel,
-                    start_beats: event.beats,
-                    end_beats: None,
-                });
+                self.notes.push(CallNote::started_by(event));
             }
             NoteKind::Off => {
                 if self.held.note_off(event.channel, event.key) {
-                    if let Some(note) = self.notes.iter_mut().rev().find(|n| {
-                        n.key == event.key && n.channel == event.channel && n.end_beats.is_none()
-                    }) {
-                        note.end_beats = Some(event.beats);
-                    }
+                    end_open_note(&mut self.notes, event);
                     self.last_off_beats = event.beats;
                 }
             }

@@ -842,23 +842,29 @@ impl Worker {
         self.flush();
     }
 
+    /// How long before its bar line a Trade turn or Accompany's first bar is made: a grid step
+    /// of the model at the current tempo, or a block when blocks are longer (an offline
+    /// render's), so it is ready before the block that holds the bar line. `None` without a
+    /// model.
+    fn lead_beats(&self) -> Option<f64> {
+        let generator = self.generator.as_ref()?;
+        let tempo = self.shared.tempo_bpm.load(Ordering::Relaxed);
+        let step_beats = 1.0 / f64::from(generator.info().encoding.steps_per_quarter_at(tempo));
+        Some(step_beats.max(self.shared.block_len_beats.load(Ordering::Relaxed)))
+    }
+
     /// Trade: one grid step before the player's turn ends, answers what they played in it, in
     /// Antiphon's turn of the same length. A silent turn is answered with silence.
     fn follow_trade(&mut self, playhead: f64) {
-        let Some(generator) = self.generator.as_ref() else {
+        let Some(cut_beats) = self.lead_beats() else {
             return;
         };
-        let tempo = self.shared.tempo_bpm.load(Ordering::Relaxed);
-        let step_beats = 1.0 / f64::from(generator.info().encoding.steps_per_quarter_at(tempo));
         let bars = self
             .shared
             .settings
             .trade_bars
             .load(Ordering::Relaxed)
             .max(1);
-        // The call is cut a grid step before the turn ends, or a block when blocks are longer
-        // (an offline render's): the answer must be made before the block holding the bar line.
-        let cut_beats = step_beats.max(self.shared.block_len_beats.load(Ordering::Relaxed));
         let Some(turn) = trade_turn_due(self.grid(), bars, cut_beats, playhead) else {
             return;
         };
@@ -897,12 +903,9 @@ impl Worker {
         let active = self
             .history
             .active_since(playhead - f64::from(idle_bars) * bar);
-        let Some(generator) = self.generator.as_ref() else {
+        let Some(lead) = self.lead_beats() else {
             return;
         };
-        let tempo = self.shared.tempo_bpm.load(Ordering::Relaxed);
-        let step_beats = 1.0 / f64::from(generator.info().encoding.steps_per_quarter_at(tempo));
-        let lead = step_beats.max(self.shared.block_len_beats.load(Ordering::Relaxed));
         let Some((start, _end)) = self.accompany.due(grid, playhead, active, lead) else {
             return;
         };
