@@ -14,7 +14,8 @@
 //!   the stack, nothing allocated) so that each CLAP note-on/off becomes a `CLAP_EVENT_MIDI`
 //!   `0x9n`/`0x8n` message at the same time; every other event passes unchanged;
 //! - `get_extension("clap.note-ports")`: the output port then says it prefers the MIDI dialect;
-//! - `init` finds the Note Output parameter, `destroy` frees the layer.
+//! - `init` finds the Note Output parameter, `activate` latches the dialect for the activation
+//!   (a note-on and its note-off always leave the same way), `destroy` frees the layer.
 //!
 //! Notes go out as MIDI when the Note Output parameter is MIDI, or when it is Auto and the host's
 //! `clap_host.name` says Carla. The layer's `clap_plugin.plugin_data` is nice-plug's, so every
@@ -23,7 +24,7 @@
 
 use std::ffi::{CStr, c_char, c_void};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use clap_sys::entry::clap_plugin_entry;
 use clap_sys::events::{
@@ -83,6 +84,10 @@ struct Shim {
     host_takes_only_midi: bool,
     /// CLAP id of the Note Output parameter, or [`NO_PARAM`] until `init` found it.
     note_output_param: AtomicU32,
+    /// Whether notes go out as raw MIDI in this activation: latched in `activate`, so a note-on
+    /// and its note-off always leave in the same dialect (a change of Note Output takes effect
+    /// at the next activation).
+    midi_this_activation: AtomicBool,
 }
 
 impl Shim {
@@ -258,12 +263,14 @@ unsafe extern "C" fn create_plugin(
             init: Some(shim_init),
             destroy: Some(shim_destroy),
             process: Some(shim_process),
+            activate: Some(shim_activate),
             get_extension: Some(shim_get_extension),
             ..table
         },
         inner,
         host_takes_only_midi: host_takes_only_midi(&host_name),
         note_output_param: AtomicU32::new(NO_PARAM),
+        midi_this_activation: AtomicBool::new(false),
     });
     Box::into_raw(shim) as *const clap_plugin
 }
@@ -283,6 +290,28 @@ unsafe extern "C" fn shim_init(plugin: *const clap_plugin) -> bool {
     if ok {
         shim.find_note_output_param();
     }
+    ok
+}
+
+/// `clap_plugin.activate`: nice-plug's, then latches the note dialect for this activation.
+unsafe extern "C" fn shim_activate(
+    plugin: *const clap_plugin,
+    sample_rate: f64,
+    min_frames_count: u32,
+    max_frames_count: u32,
+) -> bool {
+    if plugin.is_null() {
+        return false;
+    }
+    // SAFETY: the host passes our plugin.
+    let shim = unsafe { Shim::from_plugin(plugin) };
+    let Some(activate) = shim.inner().activate else {
+        return false;
+    };
+    // SAFETY: nice-plug's plugin, on the main thread as the host calls us.
+    let ok = unsafe { activate(shim.inner, sample_rate, min_frames_count, max_frames_count) };
+    shim.midi_this_activation
+        .store(shim.midi_output(), Ordering::Release);
     ok
 }
 
@@ -387,7 +416,7 @@ unsafe extern "C" fn shim_process(
     };
     // SAFETY: the host's process data, valid for this call.
     let host_out = unsafe { (*process).out_events };
-    if host_out.is_null() || !shim.midi_output() {
+    if host_out.is_null() || !shim.midi_this_activation.load(Ordering::Acquire) {
         // SAFETY: nice-plug's plugin with the host's data.
         return unsafe { inner_process(shim.inner, process) };
     }

@@ -390,22 +390,18 @@ impl AudioEngine {
     /// One input event of the player.
     fn on_input(&mut self, event: InputEvent, time: &BlockTime, settings: &AudioSettings) {
         let beats = time.beats_at(event.offset());
+        // Only key-downs are filtered: every key-up takes the usual path below, which ends
+        // whatever that key has sounding (thru) and is harmless for a key never heard, so no
+        // note hangs when these settings change while a key is down.
         if let InputEvent::NoteOn {
             offset,
             channel,
             key,
             ..
-        }
-        | InputEvent::NoteOff {
-            offset,
-            channel,
-            key,
         } = event
         {
             if settings.continue_key == Some(key) {
-                if matches!(event, InputEvent::NoteOn { .. }) {
-                    self.on_control(offset, JamControl::Continue, beats);
-                }
+                self.on_control(offset, JamControl::Continue, beats);
                 return;
             }
             let chord_channel = matches!(
@@ -413,7 +409,7 @@ impl AudioEngine {
                 Some(ChordInput::Channel(c)) if c == channel
             );
             if settings.listen_channel.is_some_and(|c| c != channel) && !chord_channel {
-                if settings.midi_thru || matches!(event, InputEvent::NoteOff { .. }) {
+                if settings.midi_thru {
                     self.pass_through(event);
                 }
                 return;

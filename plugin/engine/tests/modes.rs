@@ -315,3 +315,33 @@ fn given_a_listen_channel_when_the_player_plays_on_another_then_it_passes_throug
         "the call passes through, ons and offs"
     );
 }
+
+#[test]
+fn given_a_key_down_when_it_becomes_the_continue_key_then_its_key_up_still_ends_it() {
+    let mut jam = jam_in(JamMode::Continue, |_| {});
+    jam.note(36, 4.0, 6.0);
+    jam.run_synced_to(5.0);
+    jam.settings.continue_key = Some(36);
+    jam.run_synced_to(7.0);
+    let (_, open) = pairs(&jam.on_channel(0));
+    assert!(open.is_empty(), "the thru note hangs: {open:?}");
+}
+
+#[test]
+fn given_a_heard_key_down_when_the_listen_channel_changes_then_its_key_up_still_ends_the_call() {
+    let mut jam = jam_in(JamMode::CallResponse, |_| {});
+    // The one-bar call C4 D4 E4 F4 from 4; F4 is down (7..7.5) when the channel changes.
+    jam.call(4.0);
+    jam.run_synced_to(7.2);
+    jam.settings.listen_channel = Some(5);
+    jam.run_synced_to(17.0);
+    let (_, open) = pairs(&jam.on_channel(0));
+    assert!(open.is_empty(), "the thru note hangs: {open:?}");
+    // Heard, the key-up ends the call by silence at 8.5: the answer is the bar from 12 (unheard,
+    // the call would only end at its maximum length, 8 bars on).
+    let notes = answer_beats(&jam);
+    assert!(
+        !starting_in(&notes, 12.0, 16.0).is_empty(),
+        "the key-up was not heard: the call did not end by silence ({notes:?})"
+    );
+}
