@@ -328,10 +328,16 @@ impl Driver {
             }
         }
         if self.config.metronome {
+            // A jump (Song Position Pointer, Start) ends the click at once: its end may now lie
+            // far ahead, or behind.
             if let Some((key, end_beats)) = self.click
-                && (stopping || end_beats < time.end_beats)
+                && (stopping || time.jumped || end_beats < time.end_beats)
             {
-                let at = if stopping { 0 } else { offset_of(end_beats) };
+                let at = if stopping || time.jumped {
+                    0
+                } else {
+                    offset_of(end_beats)
+                };
                 push_message(
                     &mut self.block_output,
                     at,
