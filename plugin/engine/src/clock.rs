@@ -168,12 +168,17 @@ pub struct BarGrid {
 
 impl BarGrid {
     /// Tolerance for "on a bar line", in quarter notes (a tiny fraction of a 16th).
-    pub(crate) const EPS: f64 = 1e-6;
+    const EPS: f64 = 1e-6;
 
     /// The first bar line at or after `beats`.
     pub fn bar_at_or_after(&self, beats: f64) -> f64 {
         let k = ((beats - self.origin_beats) / self.bar_len_beats - Self::EPS).ceil();
         self.origin_beats + k * self.bar_len_beats
+    }
+
+    /// The first beat (quarter note counted from a bar line) at or after `beats`.
+    pub fn beat_at_or_after(&self, beats: f64) -> f64 {
+        self.origin_beats + (beats - self.origin_beats - Self::EPS).ceil()
     }
 
     /// The last bar line at or before `beats`.

@@ -118,8 +118,6 @@ pub fn plan_answer_from(
     }
     .clamp(1, MAX_ANSWER_BARS);
 
-    let beat_at_or_after =
-        |b: f64| grid.origin_beats + ((b - grid.origin_beats) - BarGrid::EPS).ceil();
     let primer_start = grid.bar_at_or_before(first_start);
     let (primer_end, answer_start) = match start {
         AnswerStart::NextBar => (
@@ -127,8 +125,8 @@ pub fn plan_answer_from(
             grid.bar_at_or_after(call.end_beats),
         ),
         AnswerStart::NextBeat => (
-            beat_at_or_after(last_end).max(primer_start + 1.0),
-            beat_at_or_after(call.end_beats),
+            grid.beat_at_or_after(last_end).max(primer_start + 1.0),
+            grid.beat_at_or_after(call.end_beats),
         ),
         AnswerStart::At {
             answer_beats,

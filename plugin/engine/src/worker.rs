@@ -730,7 +730,7 @@ impl Worker {
     fn next_start(&self, beats: f64) -> f64 {
         let grid = self.grid();
         if self.shared.settings.answer_on_beat.load(Ordering::Relaxed) {
-            grid.origin_beats + (beats - grid.origin_beats - 1e-6).ceil()
+            grid.beat_at_or_after(beats)
         } else {
             grid.bar_at_or_after(beats)
         }
