@@ -14,6 +14,8 @@ pub struct NoteHistory {
     notes: Vec<CallNote>,
     /// Beat position of the last melody event (on or off).
     last_event_beats: Option<f64>,
+    /// Number of notes still down (without an end).
+    open_notes: usize,
 }
 
 impl NoteHistory {
@@ -26,6 +28,7 @@ impl NoteHistory {
     pub fn clear(&mut self) {
         self.notes.clear();
         self.last_event_beats = None;
+        self.open_notes = 0;
     }
 
     /// Follows a captured event; only melody notes count.
@@ -37,10 +40,16 @@ impl NoteHistory {
             NoteKind::On => {
                 if self.notes.len() >= NOTE_LIMIT {
                     self.notes.drain(..NOTE_LIMIT / 2);
+                    self.open_notes = self.notes.iter().filter(|n| n.end_beats.is_none()).count();
                 }
                 self.notes.push(CallNote::started_by(event));
+                self.open_notes += 1;
             }
-            NoteKind::Off => end_open_note(&mut self.notes, event),
+            NoteKind::Off => {
+                if end_open_note(&mut self.notes, event) {
+                    self.open_notes -= 1;
+                }
+            }
             NoteKind::Control => return,
         }
         self.last_event_beats = Some(event.beats);
@@ -48,8 +57,7 @@ impl NoteHistory {
 
     /// Whether a key is down, or a key went down or up at or after `since_beats`.
     pub fn active_since(&self, since_beats: f64) -> bool {
-        self.last_event_beats.is_some_and(|b| b >= since_beats)
-            || self.notes.iter().any(|n| n.end_beats.is_none())
+        self.last_event_beats.is_some_and(|b| b >= since_beats) || self.open_notes > 0
     }
 
     /// The notes sounding in `[from_beats, to_beats)` as a call ending at `to_beats`: notes

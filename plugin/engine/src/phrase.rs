@@ -34,15 +34,15 @@ impl CallNote {
     }
 }
 
-/// Ends the latest open note of `notes` on the key and channel of the key-up `event`, if any.
-pub fn end_open_note(notes: &mut [CallNote], event: &CaptureEvent) {
-    if let Some(note) = notes
+/// Ends the latest open note of `notes` on the key and channel of the key-up `event`, if any;
+/// returns whether there was one.
+pub fn end_open_note(notes: &mut [CallNote], event: &CaptureEvent) -> bool {
+    let open = notes
         .iter_mut()
         .rev()
-        .find(|n| n.key == event.key && n.channel == event.channel && n.end_beats.is_none())
-    {
-        note.end_beats = Some(event.beats);
-    }
+        .find(|n| n.key == event.key && n.channel == event.channel && n.end_beats.is_none());
+    open.map(|note| note.end_beats = Some(event.beats))
+        .is_some()
 }
 
 /// How a call ends.
