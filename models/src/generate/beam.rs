@@ -291,18 +291,20 @@ pub fn generate<C: StepCodec, M: Stepper>(
             }
             for (i, history) in histories.iter_mut().enumerate() {
                 let logits = &buffers.next[i * classes..(i + 1) * classes];
-                if masked {
-                    for (class, ok) in buffers.allowed.iter_mut().enumerate() {
-                        let event = codec.class_to_event(history, class);
-                        *ok = codec.allows(event, shift, &request.mask);
-                    }
-                }
-                if density {
+                if masked || density {
+                    // Each class's event once, for the mask and the density bias together.
                     buffers.bias.clear();
-                    buffers.bias.extend((0..classes).map(|class| {
-                        let onset = codec.is_onset(codec.class_to_event(history, class));
-                        if onset { density_nats } else { 0.0 }
-                    }));
+                    buffers.bias.resize(classes, 0.0);
+                    let per_class = buffers.allowed.iter_mut().zip(&mut buffers.bias);
+                    for (class, (ok, bias)) in per_class.enumerate() {
+                        let event = codec.class_to_event(history, class);
+                        if masked {
+                            *ok = codec.allows(event, shift, &request.mask);
+                        }
+                        if density && codec.is_onset(event) {
+                            *bias = density_nats;
+                        }
+                    }
                 }
                 let (allowed, bias) = (&buffers.allowed, &buffers.bias);
                 let (class, log_p) = sampling::sample_biased(
