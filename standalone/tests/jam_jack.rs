@@ -1,8 +1,10 @@
 //! Live end to end: the built `antiphon jam` against a JACK server with the dummy driver.
 //!
 //! Each test starts its own `jackd -d dummy` under a server name of its own and kills it at the
-//! end. A test client (midir over JACK, in this process) plays a one-bar call into Antiphon's
-//! input port and records what comes out of its output port, with arrival times; the checks
+//! end. A test client (a JACK client of the `jack` crate, in this process) plays a one-bar call
+//! into Antiphon's input port and records what comes out of its output port, with arrival times
+//! (not midir: its JACK connections unregister their port while the client still runs, a race
+//! that can end in a write through a null buffer when they are dropped); the checks
 //! are about time on the musical grid and about note pairs: the answer's notes sit on the 16th
 //! grid of the clock, the answer starts at or after the bar line after the call, and after
 //! SIGINT every note-on has had its note-off.
@@ -18,8 +20,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use midir::os::unix::{VirtualInput, VirtualOutput};
-use midir::{MidiInput, MidiOutput, MidiOutputConnection};
+use ringbuf::traits::{Consumer, Producer, Split};
 
 /// Tempo of every test, quarter notes per minute.
 const TEMPO_BPM: f64 = 120.0;
@@ -49,13 +50,12 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// Keeps libjack's messages (a few lines per failed connection attempt) out of the test log.
 fn quiet_jack() {
-    /// Drops one libjack message.
-    unsafe extern "C" fn drop_message(_message: *const std::ffi::c_char) {}
-    // SAFETY: the setters only store the pointer; the function ignores its argument.
-    unsafe {
-        jack_sys::jack_set_error_function(Some(drop_message));
-        jack_sys::jack_set_info_function(Some(drop_message));
-    }
+    jack::set_logger(jack::LoggerType::None);
+}
+
+/// A JACK client of this process that does not start a server of its own.
+fn jack_client(name: &str) -> Result<jack::Client, jack::Error> {
+    jack::Client::new(name, jack::ClientOptions::NO_START_SERVER).map(|(client, _)| client)
 }
 
 /// A JACK server with the dummy driver, stopped on drop.
@@ -102,7 +102,7 @@ impl Jack {
         quiet_jack();
         let mut jack = Self { child, name };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while MidiInput::new("antiphon-test-probe").is_err() {
+        while jack_client("antiphon-test-probe").is_err() {
             if let Ok(Some(exit)) = jack.child.try_wait() {
                 panic!("jackd ended at once ({exit}); is a stale server registered?");
             }
@@ -141,56 +141,88 @@ struct Received {
     bytes: Vec<u8>,
 }
 
-/// The test client: a virtual output that plays into Antiphon and a virtual input that
-/// records what Antiphon sends.
+/// Most bytes of one message the test client sends.
+const MESSAGE_BYTES: usize = 3;
+
+/// One message on its way out: its length and bytes.
+type Outgoing = (usize, [u8; MESSAGE_BYTES]);
+
+/// The test client `jamtest`: its port `call` plays into Antiphon, its port `answer` records
+/// what Antiphon sends. Dropping it deactivates the client before its ports go.
 struct Client {
-    /// Where the call (and the clock) go.
-    out: Arc<Mutex<MidiOutputConnection>>,
+    /// Where the call (and the clock) go: read by the process callback at the next period.
+    out: Arc<Mutex<ringbuf::HeapProd<Outgoing>>>,
     /// Everything received, in order.
     received: Arc<Mutex<Vec<Received>>>,
-    /// Keeps the input port open.
-    _input: midir::MidiInputConnection<()>,
+    /// The running client; its process callback owns both ports.
+    active: jack::AsyncClient<(), jack::contrib::ClosureProcessHandler<(), ProcessFn>>,
 }
 
+/// The test client's process callback.
+type ProcessFn = Box<dyn FnMut(&jack::Client, &jack::ProcessScope) -> jack::Control + Send>;
+
 impl Client {
-    /// Makes `jamtest-out:call` and `jamtest-in:answer`.
+    /// Makes `jamtest:call` and `jamtest:answer`.
     fn new() -> Self {
-        let out = MidiOutput::new("jamtest-out")
-            .expect("test output client")
-            .create_virtual("call")
-            .expect("virtual output");
+        let client = jack_client("jamtest").expect("test client");
+        let mut call = client
+            .register_port("call", jack::MidiOut::default())
+            .expect("call port");
+        let answer = client
+            .register_port("answer", jack::MidiIn::default())
+            .expect("answer port");
+        let (out, mut pending) = ringbuf::HeapRb::<Outgoing>::new(4096).split();
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = received.clone();
-        let mut input = MidiInput::new("jamtest-in").expect("test input client");
-        input.ignore(midir::Ignore::None);
-        let input = input
-            .create_virtual(
-                "answer",
-                move |_, bytes, _| {
-                    sink.lock().unwrap().push(Received {
-                        at: Instant::now(),
-                        bytes: bytes.to_vec(),
+        let process: ProcessFn = Box::new(move |_, scope| {
+            let mut writer = call.writer(scope);
+            while let Some((len, bytes)) = pending.try_pop() {
+                writer
+                    .write(&jack::RawMidi {
+                        time: 0,
+                        bytes: &bytes[..len],
                     })
-                },
-                (),
-            )
-            .expect("virtual input");
+                    .expect("room in the call port's buffer");
+            }
+            let at = Instant::now();
+            let mut sink = sink.lock().unwrap();
+            for event in answer.iter(scope) {
+                sink.push(Received {
+                    at,
+                    bytes: event.bytes.to_vec(),
+                });
+            }
+            jack::Control::Continue
+        });
+        let active = client
+            .activate_async((), jack::contrib::ClosureProcessHandler::new(process))
+            .expect("test client runs");
         Self {
             out: Arc::new(Mutex::new(out)),
             received,
-            _input: input,
+            active: active,
         }
     }
 
-    /// Sends one message now.
+    /// Sends one message now (at the next period).
     fn send(&self, bytes: &[u8]) {
-        self.out.lock().unwrap().send(bytes).expect("send");
+        send_on(&self.out, bytes);
     }
 
     /// A copy of what arrived so far.
     fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+}
+
+/// Queues one message of at most [`MESSAGE_BYTES`] bytes for the test client's `call` port.
+fn send_on(out: &Mutex<ringbuf::HeapProd<Outgoing>>, bytes: &[u8]) {
+    let mut message = [0u8; MESSAGE_BYTES];
+    message[..bytes.len()].copy_from_slice(bytes);
+    out.lock()
+        .unwrap()
+        .try_push((bytes.len(), message))
+        .expect("room in the test client's queue");
 }
 
 /// The jam under test, with its stderr read line by line.
@@ -418,14 +450,13 @@ fn clock_thread(
             if at > now {
                 std::thread::sleep(at - now);
             }
-            let mut out = out.lock().unwrap();
             for (_, message) in script.iter().filter(|(t, _)| *t == tick) {
-                out.send(message).expect("clock message");
+                send_on(&out, message);
             }
-            out.send(&[0xF8]).expect("tick");
+            send_on(&out, &[0xF8]);
             tick += 1;
         }
-        out.lock().unwrap().send(&[0xFC]).expect("stop");
+        send_on(&out, &[0xFC]);
     });
     (t0, handle)
 }
@@ -434,9 +465,9 @@ fn clock_thread(
 /// clock's, so only following puts the answer on the grid).
 const FOLLOW_ARGS: [&str; 11] = [
     "--in",
-    "jamtest-out:call",
+    "jamtest:call",
     "--out",
-    "jamtest-in:answer",
+    "jamtest:answer",
     "--name",
     "jamfollow",
     "--follow-clock",
@@ -544,9 +575,9 @@ fn jam_on_its_own_clock_leads_midi_clock_and_sigint_mid_answer_ends_every_note()
         &jack,
         &[
             "--in",
-            "jamtest-out:call",
+            "jamtest:call",
             "--out",
-            "jamtest-in:answer",
+            "jamtest:answer",
             "--name",
             "jamlead",
             "--tempo",
@@ -721,13 +752,11 @@ fn jam_plays_through_the_built_in_synth_on_jack_audio() {
     ear.as_client()
         .connect_ports_by_name("jamsynth-synth:left", "jamtest-ear:in")
         .expect("connect the synth to the ear");
-    let keys = MidiOutput::new("jamtest-keys").expect("test MIDI client");
-    let port = keys
-        .ports()
-        .into_iter()
-        .find(|p| keys.port_name(p).as_deref() == Ok("jamsynth-in:in"))
-        .expect("antiphon's virtual input");
-    let mut keys = keys.connect(&port, "keys").expect("connect to antiphon");
+    let keys = Client::new();
+    keys.active
+        .as_client()
+        .connect_ports_by_name("jamtest:call", "jamsynth-in:in")
+        .expect("connect to antiphon's virtual input");
     let level = |wait_ms: u64| {
         peak_bits.store(0, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(wait_ms));
@@ -738,7 +767,7 @@ fn jam_plays_through_the_built_in_synth_on_jack_audio() {
         quiet < 1e-4,
         "the synth sounds before any note: peak {quiet}"
     );
-    keys.send(&[0x90, 60, 110]).expect("note on");
+    keys.send(&[0x90, 60, 110]);
     let loud = level(300);
     assert!(
         loud > 0.01,
