@@ -200,7 +200,7 @@ impl Client {
         Self {
             out: Arc::new(Mutex::new(out)),
             received,
-            active: active,
+            active,
         }
     }
 
