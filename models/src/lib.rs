@@ -14,6 +14,7 @@ pub mod eval;
 pub mod generate;
 pub mod midi_file;
 pub mod notes;
+pub mod primers;
 pub mod runtime;
 pub mod sampling;
 pub mod session;
