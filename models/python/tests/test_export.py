@@ -110,6 +110,42 @@ class Export(unittest.TestCase):
                 self.assertEqual(json.loads(props["antiphon.encoding"])["name"], codec.encoding_json()["name"])
 
     @unittest.skipUnless(SHIPPED, "no shipped models")
+    def test_int8_quantization_keeps_the_contract_and_the_predictions(self):
+        import numpy as np
+        import onnx
+
+        from antiphon_train import export
+        from antiphon_train.quantize import quantize_int8
+
+        model, codec = self.make_model("basic", hidden=64)
+        seqs = self.sequences(codec)
+        with tempfile.TemporaryDirectory() as d:
+            path = self.export(model, codec, d)
+            out = os.path.join(d, "m.int8.onnx")
+            entry = quantize_int8(path, out)
+            float_nll = export.onnx_nll(path, seqs, codec.num_classes, batch=7)
+            int8_nll = export.onnx_nll(out, seqs, codec.num_classes, batch=7)
+            q = onnx.load(out)
+            ops = {n.op_type for n in q.graph.node}
+            props = {p.key: p.value for p in q.metadata_props}
+            with self.assertRaises(ValueError):
+                quantize_int8(out, os.path.join(d, "twice.onnx"))
+            # Then the LSTMs and the projection run on int8 weights, a quarter of the bytes
+            self.assertIn("DynamicQuantizeLSTM", ops)
+            self.assertNotIn("LSTM", ops)
+            self.assertLess(os.path.getsize(out), 0.4 * os.path.getsize(path))
+            # and the contract's metadata is the float model's, the card telling where it came from
+            self.assertEqual(sorted(props), ["antiphon.card", "antiphon.contract", "antiphon.encoding",
+                                             "antiphon.family"])
+            card = json.loads(props["antiphon.card"])
+            self.assertEqual(card["quantization"], entry)
+            self.assertEqual(entry["from"], "m.onnx")
+        # and the predictions barely move: same steps, NLL within 1 %
+        self.assertEqual(int8_nll["steps"], float_nll["steps"])
+        self.assertTrue(np.isfinite(int8_nll["nll_per_step"]))
+        self.assertAlmostEqual(int8_nll["nll_per_step"], float_nll["nll_per_step"],
+                               delta=0.01 * float_nll["nll_per_step"])
+
     def test_shipped_models_follow_the_contract_and_beat_their_baselines(self):
         import numpy as np
         import onnxruntime as ort
