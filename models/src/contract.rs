@@ -14,6 +14,15 @@ pub const CONTRACT_VERSION: &str = "1";
 /// The constant output of a `pianoroll_nade` model holding the NADE's weights.
 pub const NADE_WEIGHTS: &str = "nade_weights";
 
+/// The widest state tensor a model may declare, in floats per sequence (an LSTM of 32,768
+/// units has a `c` of this width). The runtime allocates states from the declared widths, so a
+/// declaration of 2^40 must be refused here rather than tried.
+pub const MAX_STATE_WIDTH: usize = 1 << 15;
+
+/// The most state a model may declare in all, in floats per sequence (1 MiB): eight layers of
+/// 16,384-unit LSTM cells.
+pub const MAX_STATE_FLOATS: usize = 1 << 18;
+
 /// The six model families.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
@@ -197,7 +206,19 @@ pub fn check(
                 "{in_name} has width {n_in} but {out_name} has {n_out}"
             ));
         }
+        if n_in > MAX_STATE_WIDTH {
+            return Err(format!(
+                "{in_name} has width {n_in}, more than the {MAX_STATE_WIDTH} a state may have"
+            ));
+        }
         state_sizes.push(n_in);
+    }
+    let state_floats: usize = state_sizes.iter().sum();
+    if state_floats > MAX_STATE_FLOATS {
+        return Err(format!(
+            "the states have {state_floats} values in all, more than the {MAX_STATE_FLOATS} a \
+             model may have"
+        ));
     }
     let expected: Vec<String> = std::iter::once("inputs".to_string())
         .chain((0..state_sizes.len()).map(|k| format!("state_in.{k}")))
@@ -243,7 +264,8 @@ fn last_dim(decl: &TensorDecl, rank: usize) -> Result<usize, String> {
         ));
     }
     match decl.dims.last() {
-        Some(&n) if n > 0 => Ok(n as usize),
+        Some(&n) if n > 0 => usize::try_from(n)
+            .map_err(|_| format!("`{}` has a last dimension too large: {n}", decl.name)),
         _ => Err(format!(
             "`{}` must have a fixed last dimension, found {:?}",
             decl.name, decl.dims
@@ -380,6 +402,23 @@ mod tests {
         o.push(decl(NADE_WEIGHTS, &[2, 88, 16]));
         let info = check("file", &m, &i, &o).unwrap();
         assert_eq!((info.family, info.classes), (Family::Pianoroll, 104));
+    }
+
+    #[test]
+    fn given_an_absurd_state_width_when_checked_then_it_is_refused_before_anything_allocates() {
+        let (mut i, mut o) = graph();
+        i[1] = decl("state_in.0", &[-1, 1 << 40]);
+        o[1] = decl("state_out.0", &[-1, 1 << 40]);
+        let err = check("file", &metadata(), &i, &o).unwrap_err();
+        assert!(err.contains("state_in.0") && err.contains("32768"), "{err}");
+        // Many states each within the limit, too much together.
+        let (mut i, mut o) = graph();
+        for k in 2..12 {
+            i.push(decl(&format!("state_in.{k}"), &[-1, 1 << 15]));
+            o.push(decl(&format!("state_out.{k}"), &[-1, 1 << 15]));
+        }
+        let err = check("file", &metadata(), &i, &o).unwrap_err();
+        assert!(err.contains("in all"), "{err}");
     }
 
     #[test]

@@ -99,10 +99,7 @@ impl StepModel {
             configure(env).map_err(|e| ModelError::Runtime(format!("session options: {e}")))?;
         let (session, fallback_name) = match source {
             ModelSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|e| ModelError::Io {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
+                let bytes = read_model_file(path)?;
                 (
                     builder.commit_from_memory(&bytes).map_err(not_onnx)?,
                     stem(path),
@@ -229,16 +226,67 @@ impl StepModel {
             ));
         }
         let outputs = self.session.run(feeds).map_err(err)?;
-        let (_, out) = outputs["logits"].try_extract_tensor::<f32>().map_err(err)?;
+        let (shape, out) = outputs["logits"].try_extract_tensor::<f32>().map_err(err)?;
+        check_shape("logits", shape, &[batch, time, self.info.classes])?;
         logits.clear();
         logits.extend_from_slice(out);
-        for (name, values) in self.state_out_names.iter().zip(state.tensors.iter_mut()) {
-            let (_, out) = outputs[name.as_str()]
+        for ((name, values), &n) in self
+            .state_out_names
+            .iter()
+            .zip(state.tensors.iter_mut())
+            .zip(&self.info.state_sizes)
+        {
+            let (shape, out) = outputs[name.as_str()]
                 .try_extract_tensor::<f32>()
                 .map_err(err)?;
+            check_shape(name, shape, &[batch, n])?;
             values.copy_from_slice(out);
         }
         Ok(())
+    }
+}
+
+/// The largest model file Antiphon loads, in bytes (512 MiB). The shipped models are a few
+/// MiB; a step model many times larger could not answer in real time, and a file this large is
+/// more likely a mistake (a disk image, a video) than a model. ONNX's protobuf itself stops at
+/// 2 GiB. Checked before the file is read, so a huge file costs no memory.
+pub const MAX_MODEL_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Reads a model file, refusing one larger than [`MAX_MODEL_BYTES`] before reading it.
+fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    let io = |message: String| ModelError::Io {
+        path: path.display().to_string(),
+        message,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| io(e.to_string()))?
+        .len();
+    if size > MAX_MODEL_BYTES {
+        return Err(io(format!(
+            "the file is {} MiB, larger than the {} MiB a model may have",
+            size.div_ceil(1024 * 1024),
+            MAX_MODEL_BYTES / (1024 * 1024)
+        )));
+    }
+    std::fs::read(path).map_err(|e| io(e.to_string()))
+}
+
+/// Checks that an output tensor has the shape its declaration (and the contract) promised, so
+/// a graph that computes something else than it declares is an error, not a wrong answer or a
+/// panic further on.
+fn check_shape(name: &str, found: &[i64], expected: &[usize]) -> Result<(), ModelError> {
+    let fits = found.len() == expected.len()
+        && found
+            .iter()
+            .zip(expected)
+            .all(|(&f, &e)| usize::try_from(f) == Ok(e));
+    if fits {
+        Ok(())
+    } else {
+        Err(ModelError::Inference(format!(
+            "the model's output `{name}` has shape {found:?} but its declaration promises \
+             {expected:?}"
+        )))
     }
 }
 

@@ -24,6 +24,12 @@ pub fn write_binary_counter(value: usize, bits: &mut [f32]) {
     }
 }
 
+/// The finest grid an encoding may declare, in steps per quarter note (a MIDI file's usual
+/// 480 ticks). Generation runs a model step per grid step, so a model declaring billions of
+/// steps per quarter would generate for ever; it is refused when it loads. (Performance works
+/// on its own 10 ms grid, see [`EncodingSpec::steps_per_quarter_at`].)
+pub const MAX_STEPS_PER_QUARTER: u32 = 480;
+
 /// An encoding and its parameters, as written in a model's `antiphon.encoding` metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "snake_case")]
@@ -229,8 +235,16 @@ impl EncodingSpec {
         matches!(self, Self::ChordMelody(_))
     }
 
-    /// Checks the parameters for consistency.
+    /// Checks the parameters for consistency, and that the grid is at most
+    /// [`MAX_STEPS_PER_QUARTER`] steps per quarter note.
     pub fn validate(&self) -> Result<(), String> {
+        let steps_per_quarter = self.steps_per_quarter();
+        if !matches!(self, Self::Performance(_)) && steps_per_quarter > MAX_STEPS_PER_QUARTER {
+            return Err(format!(
+                "steps_per_quarter {steps_per_quarter} is more than the {MAX_STEPS_PER_QUARTER} \
+                 a model may have"
+            ));
+        }
         match self {
             Self::MelodyOnehot(m) => m.validate(),
             Self::MelodyLookback(m) | Self::KeyMelody(m) => {
@@ -431,5 +445,20 @@ mod tests {
                 .validate()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn given_a_grid_finer_than_the_limit_when_validated_then_every_family_refuses_it() {
+        for json in [
+            r#"{"name":"melody_onehot","min_pitch":48,"max_pitch":84,"steps_per_quarter":481,"transpose_to_key":0}"#,
+            r#"{"name":"drum_kit","steps_per_quarter":4294967295}"#,
+            r#"{"name":"polyphony","steps_per_quarter":100000}"#,
+            r#"{"name":"pianoroll_nade","min_pitch":21,"num_keys":88,"nade_hidden":8,"steps_per_quarter":481}"#,
+        ] {
+            let err = spec(json).validate().unwrap_err();
+            assert!(err.contains("480"), "{json}: {err}");
+        }
+        let finest = spec(r#"{"name":"drum_kit","steps_per_quarter":480}"#);
+        assert_eq!(finest.validate(), Ok(()));
     }
 }
