@@ -8,9 +8,13 @@
 //! - [`identity_model_bytes`]: a valid ONNX model that is not an Antiphon contract model,
 //!   `y = Identity(x)` with no `antiphon.*` metadata. ONNX Runtime opens it; the plugin must
 //!   refuse it for what it lacks.
+//! - [`hostile`]: hostile model files made from a real one (truncated, bit-flipped, metadata
+//!   removed or lying, declarations that lie about shapes), for the robustness tests.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub mod hostile;
 
 /// An encoding of a tiny contract model: what its metadata says and the sizes it must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
