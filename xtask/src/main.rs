@@ -6,11 +6,14 @@
 //! - `train`: trains a model (on your own MIDI files with `--data`) with the Python package in
 //!   `models/python/` ([`train`]);
 //! - `eval`: evaluates a model through the Rust runtime ([`eval`]);
+//! - `compare-ort`: one model step through ONNX Runtime from Rust and from Python, timed and
+//!   checked to agree ([`compare`]);
 //! - `test`: the whole test suite, as README and CI run it ([`test`]);
 //! - anything else is nice-plug-xtask's.
 
 mod args;
 mod bundle;
+mod compare;
 mod digest;
 mod eval;
 mod fetch_ort;
@@ -41,6 +44,10 @@ const USAGE: &str = "Usage:
       the venv target/train-venv is made on first use)
   cargo xtask eval --model FILE|NAME --data DIR|FILE.json [--frames-per-quarter N]
       (one line per split: nll_per_step, steps, accuracy, unigram baseline)
+  cargo xtask compare-ort [--model NAME|FILE] [--steps N]
+      (one step, batch 1, timed N times (2000) through ONNX Runtime from Rust and from Python
+      with the same inputs, state and session options; checks the outputs agree; default
+      models polyphony_bach and melody_basic)
   cargo xtask test [-- cargo test options]
       (ONNX Runtime, the Python pipeline's tests without and with the training venv,
       then cargo test --workspace with ANTIPHON_TRAIN_PYTHON set to the venv's python)
@@ -73,6 +80,7 @@ fn dispatch(args: &[String]) -> anyhow::Result<ExitCode> {
         "fetch-ort" => fetch_ort::run(&ws, rest).map(|()| ExitCode::SUCCESS),
         "train" => train::run(&ws, rest),
         "eval" => eval::run(&ws, rest).map(|()| ExitCode::SUCCESS),
+        "compare-ort" => compare::run(&ws, rest).map(|()| ExitCode::SUCCESS),
         "test" => test::run(&ws, rest),
         "bundle" | "bundle-universal" => {
             bundle::run(&ws, command, rest).map(|()| ExitCode::SUCCESS)
