@@ -6,6 +6,7 @@
 //! - `train`: trains a model (on your own MIDI files with `--data`) with the Python package in
 //!   `models/python/` ([`train`]);
 //! - `eval`: evaluates a model through the Rust runtime ([`eval`]);
+//! - `quantize`: int8 weights for an exported model ([`quantize`]);
 //! - `compare-ort`: one model step through ONNX Runtime from Rust and from Python, timed and
 //!   checked to agree ([`compare`]);
 //! - `test`: the whole test suite, as README and CI run it ([`test`]);
@@ -19,6 +20,7 @@ mod eval;
 mod fetch_ort;
 mod platform;
 mod pypi;
+mod quantize;
 mod test;
 mod train;
 mod wheel;
@@ -44,6 +46,8 @@ const USAGE: &str = "Usage:
       the venv target/train-venv is made on first use)
   cargo xtask eval --model FILE|NAME --data DIR|FILE.json [--frames-per-quarter N]
       (one line per split: nll_per_step, steps, accuracy, unigram baseline)
+  cargo xtask quantize --model FILE.onnx --out FILE.onnx
+      (int8 weights for the LSTMs and the projection; same contract, a quarter of the bytes)
   cargo xtask compare-ort [--model NAME|FILE] [--steps N]
       (one step, batch 1, timed N times (2000) through ONNX Runtime from Rust and from Python
       with the same inputs, state and session options; checks the outputs agree; default
@@ -80,6 +84,7 @@ fn dispatch(args: &[String]) -> anyhow::Result<ExitCode> {
         "fetch-ort" => fetch_ort::run(&ws, rest).map(|()| ExitCode::SUCCESS),
         "train" => train::run(&ws, rest),
         "eval" => eval::run(&ws, rest).map(|()| ExitCode::SUCCESS),
+        "quantize" => quantize::run(&ws, rest),
         "compare-ort" => compare::run(&ws, rest).map(|()| ExitCode::SUCCESS),
         "test" => test::run(&ws, rest),
         "bundle" | "bundle-universal" => {
