@@ -14,7 +14,8 @@
 //! Every sample uses the same random seed, so each measures the same work.
 //!
 //! Run: `cargo bench -p antiphon-models --bench generate` (ONNX Runtime from `cargo xtask
-//! fetch-ort`).
+//! fetch-ort`; `ANTIPHON_BENCH_MODEL_DIR=models/onnx/fp32` measures the files of that folder
+//! instead).
 
 mod common;
 
@@ -39,10 +40,12 @@ const SEED_TEMPO_QPM: f64 = 75.0;
 /// Length of the seed job's piece, primer included, in seconds.
 const SEED_SECONDS: f64 = 180.0;
 
-/// The generator of a shipped model.
-fn generator(source: &ModelSource) -> Box<dyn Generator> {
-    load_generator(source, &common::runtime_dirs())
-        .unwrap_or_else(|e| common::fail(common::name_of(source), e))
+/// The name and generator of a shipped model (see [`common::model`]).
+fn generator(shipped: &ModelSource) -> (&'static str, Box<dyn Generator>) {
+    let (name, source) = common::model(shipped);
+    let generator =
+        load_generator(&source, &common::runtime_dirs()).unwrap_or_else(|e| common::fail(name, e));
+    (name, generator)
 }
 
 /// Wall time of generating `steps` steps after `primer` with `beam`, less the primer's model
@@ -73,10 +76,10 @@ fn time_steps(
 fn per_step(c: &mut Criterion, group_name: &str, models: &[ModelSource], beam: BeamSettings) {
     let mut group = common::group(c, group_name, 20, 3);
     group.sampling_mode(SamplingMode::Flat);
-    for source in models {
-        let mut generator = generator(source);
+    for shipped in models {
+        let (name, mut generator) = generator(shipped);
         let primer = primers::example(generator.info());
-        group.bench_function(common::name_of(source), |b| {
+        group.bench_function(name, |b| {
             b.iter_custom(|iters| time_steps(&mut *generator, &primer, beam, iters as usize));
         });
     }
@@ -85,7 +88,7 @@ fn per_step(c: &mut Criterion, group_name: &str, models: &[ModelSource], beam: B
 
 /// Magenta's seed job on `polyphony_bach` (see the module doc).
 fn seed_job(c: &mut Criterion) {
-    let mut generator = generator(&shipped::POLYPHONY_BACH);
+    let (_, mut generator) = generator(&shipped::POLYPHONY_BACH);
     let spq = f64::from(
         generator
             .info()

@@ -6,7 +6,8 @@
 //! primer row but the last runs in one call, and the measured step feeds the last row. Each
 //! measured step starts again from that state (restoring it is not timed).
 //!
-//! Run: `cargo bench -p antiphon-models --bench step` (ONNX Runtime from `cargo xtask fetch-ort`).
+//! Run: `cargo bench -p antiphon-models --bench step` (ONNX Runtime from `cargo xtask fetch-ort`;
+//! `ANTIPHON_BENCH_MODEL_DIR=models/onnx/fp32` measures the files of that folder instead).
 
 mod common;
 
@@ -46,9 +47,9 @@ fn repeated(state: &RnnState, model: &StepModel, batch: usize) -> RnnState {
 /// One step of every shipped model at every batch size.
 fn steps(c: &mut Criterion) {
     let mut group = common::group(c, "step", 30, 3);
-    for source in shipped::ALL {
-        let name = common::name_of(source);
-        let mut model = StepModel::load(source, &common::runtime_dirs())
+    for shipped in shipped::ALL {
+        let (name, source) = common::model(shipped);
+        let mut model = StepModel::load(&source, &common::runtime_dirs())
             .unwrap_or_else(|e| common::fail(name, e));
         let (state, row) = primed(&mut model);
         let mut logits = Vec::new();
@@ -75,12 +76,12 @@ fn steps(c: &mut Criterion) {
 /// Loading every shipped model into its generator (what a model change costs the worker).
 fn loads(c: &mut Criterion) {
     let mut group = common::group(c, "load", 10, 3);
-    for source in shipped::ALL {
-        let name = common::name_of(source);
+    for shipped in shipped::ALL {
+        let (name, source) = common::model(shipped);
         group.bench_function(name, |b| {
             // Dropping the session is not timed.
             b.iter_with_large_drop(|| {
-                load_generator(source, &common::runtime_dirs())
+                load_generator(&source, &common::runtime_dirs())
                     .unwrap_or_else(|e| common::fail(name, e))
             });
         });
