@@ -11,6 +11,8 @@ pub mod choice;
 pub mod chords;
 pub mod clock;
 pub mod history;
+#[cfg(feature = "host-script")]
+pub mod host_script;
 pub mod input_log;
 pub mod instance;
 pub mod mode;
