@@ -123,6 +123,44 @@ impl Stepper for StepModel {
     }
 }
 
+/// The most steps of a primer run in one model call. A primer runs in calls of at most this
+/// many steps, the state carried from one call to the next, so the memory it takes stays
+/// bounded however long it is: a Performance primer of 100,000 notes in one call took 2.4 GB.
+pub const PRIMER_CHUNK_STEPS: usize = 2048;
+
+/// Runs `time` steps of one sequence from `state` in calls of at most [`PRIMER_CHUNK_STEPS`];
+/// `fill(position, row)` writes the input row of step `position` (`row` is zeroed first).
+/// Leaves in `logits` the logits of the last step only (`classes` values). `time` must be at
+/// least 1.
+pub fn run_primer<M: Stepper + ?Sized>(
+    model: &mut M,
+    time: usize,
+    width: usize,
+    state: &mut RnnState,
+    inputs: &mut Vec<f32>,
+    logits: &mut Vec<f32>,
+    mut fill: impl FnMut(usize, &mut [f32]),
+) -> Result<(), ModelError> {
+    let classes_of = |logits: &Vec<f32>, steps: usize| logits.len() / steps.max(1);
+    let mut start = 0;
+    loop {
+        let end = (start + PRIMER_CHUNK_STEPS).min(time);
+        let steps = end - start;
+        inputs.clear();
+        inputs.resize(steps * width, 0.0);
+        for (offset, row) in inputs.chunks_mut(width).enumerate() {
+            fill(start + offset, row);
+        }
+        model.run(inputs, steps, state, logits)?;
+        start = end;
+        if start >= time {
+            let classes = classes_of(logits, steps);
+            logits.drain(..(steps - 1) * classes);
+            return Ok(());
+        }
+    }
+}
+
 /// A model without state for the crate's tests: the logits of each input row are
 /// `logits_of(row)`, whatever came before.
 #[cfg(test)]
@@ -214,18 +252,20 @@ pub fn generate<C: StepCodec, M: Stepper>(
     let mut stats = GenerateStats::default();
     let chords = ChordTrack::new(request.chords);
 
-    // The primer, in one call from the zero state.
+    // The primer, from the zero state, in calls of at most PRIMER_CHUNK_STEPS steps.
     let primer_len = request.primer_steps.max(1);
     let (mut primer_events, shift) = codec.encode(request.primer);
     primer_events.resize(primer_len, codec.silence());
     let mut primer_state = model.zero_state(1);
-    codec.write_rows(&primer_events, primer_len, &chords, &mut buffers.inputs);
     let started = Instant::now();
-    model.run(
-        &buffers.inputs,
+    run_primer(
+        model,
         primer_len,
+        width,
         &mut primer_state,
+        &mut buffers.inputs,
         &mut buffers.logits,
+        |position, row| codec.write_input(&primer_events, position, &chords, row),
     )?;
     stats.primer_us = started.elapsed().as_micros() as u64;
     let steps = request.steps;
@@ -240,12 +280,9 @@ pub fn generate<C: StepCodec, M: Stepper>(
 
     // Candidates: entry j's copies sit at j * branch_factor ..; all start as the primer.
     let batch = settings.beam_size * settings.branch_factor;
-    let last_row = (primer_len - 1) * classes;
     buffers.next.clear();
     for _ in 0..batch {
-        buffers
-            .next
-            .extend_from_slice(&buffers.logits[last_row..last_row + classes]);
+        buffers.next.extend_from_slice(&buffers.logits[..classes]);
     }
     let mut state = if batch == 1 {
         primer_state
@@ -511,6 +548,71 @@ mod tests {
     fn primer() -> Vec<StepNote> {
         // Event 0 is silence: a primer of one silent step.
         Vec::new()
+    }
+
+    /// A model whose state counts the inputs' sums and whose logits of a step are the step's
+    /// index since the zero state, then the state: it shows whether state carries across calls.
+    struct Counting {
+        /// Calls made.
+        calls: usize,
+    }
+
+    impl Stepper for Counting {
+        fn zero_state(&self, batch: usize) -> RnnState {
+            RnnState::zeros(batch, &[2])
+        }
+
+        fn run(
+            &mut self,
+            inputs: &[f32],
+            time: usize,
+            state: &mut RnnState,
+            logits: &mut Vec<f32>,
+        ) -> Result<(), ModelError> {
+            self.calls += 1;
+            logits.clear();
+            for row in inputs.chunks(inputs.len() / time) {
+                state.tensors[0][0] += 1.0;
+                state.tensors[0][1] += row.iter().sum::<f32>();
+                logits.extend_from_slice(&state.tensors[0]);
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn given_a_long_primer_when_run_then_it_runs_in_chunks_and_the_state_carries_across() {
+        for time in [
+            1,
+            5,
+            PRIMER_CHUNK_STEPS,
+            PRIMER_CHUNK_STEPS + 1,
+            3 * PRIMER_CHUNK_STEPS + 7,
+        ] {
+            let mut model = Counting { calls: 0 };
+            let mut state = model.zero_state(1);
+            let (mut inputs, mut logits) = (Vec::new(), Vec::new());
+            run_primer(
+                &mut model,
+                time,
+                3,
+                &mut state,
+                &mut inputs,
+                &mut logits,
+                |p, row| {
+                    row[p % 3] = 1.0;
+                },
+            )
+            .unwrap();
+            assert_eq!(model.calls, time.div_ceil(PRIMER_CHUNK_STEPS), "{time}");
+            assert_eq!(
+                logits,
+                vec![time as f32, time as f32],
+                "{time}: the last step only"
+            );
+            assert_eq!(state.tensors[0], vec![time as f32, time as f32]);
+            assert!(inputs.len() <= PRIMER_CHUNK_STEPS * 3);
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::notes::StepNote;
 use crate::sampling::{self, Rng};
 use crate::session::StepModel;
 
-use super::beam::hand_out;
+use super::beam::{hand_out, run_primer};
 use super::codec::EventKind;
 use super::mask::PitchMask;
 use super::{GenerateRequest, GenerateStats, GeneratedNote, Generator, StepControl};
@@ -361,7 +361,6 @@ impl Generator for StreamGenerator {
             }
         };
         let width = self.model.info().input_size;
-        let classes = self.model.info().classes;
         let one_hot = |event: usize, row: &mut [f32]| {
             row.fill(0.0);
             if let Some(v) = row.get_mut(event) {
@@ -369,18 +368,18 @@ impl Generator for StreamGenerator {
             }
         };
         let mut stats = GenerateStats::default();
-        self.inputs.clear();
-        self.inputs.resize(primer.len() * width, 0.0);
-        for (row, &event) in self.inputs.chunks_mut(width).zip(&primer) {
-            one_hot(event, row);
-        }
         let mut state = self.model.zero_state(1);
         let started = Instant::now();
-        self.model
-            .run(&self.inputs, primer.len(), &mut state, &mut self.logits)?;
+        run_primer(
+            &mut self.model,
+            primer.len(),
+            width,
+            &mut state,
+            &mut self.inputs,
+            &mut self.logits,
+            |position, row| one_hot(primer[position], row),
+        )?;
         stats.primer_us = started.elapsed().as_micros() as u64;
-        let last = (primer.len() - 1) * classes;
-        self.logits.drain(..last);
         let steps = request.steps as i64;
         let max_events = request.steps.saturating_mul(MAX_EVENTS_PER_STEP) + 1000;
         let mut events = 0usize;
