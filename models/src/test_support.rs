@@ -10,11 +10,14 @@
 //!   refuse it for what it lacks.
 //! - [`hostile`]: hostile model files made from a real one (truncated, bit-flipped, metadata
 //!   removed or lying, declarations that lie about shapes), for the robustness tests.
+//! - [`midi`]: hostile MIDI files, and the properties every file the MIDI reader accepts must
+//!   have (shared with the fuzz target in `models/fuzz`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod hostile;
+pub mod midi;
 
 /// An encoding of a tiny contract model: what its metadata says and the sizes it must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
