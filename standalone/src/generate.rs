@@ -89,6 +89,53 @@ pub fn primer_from_midi(path: &Path) -> Result<(Vec<ArgNote>, f64), String> {
     Ok((notes, file.tempo_qpm))
 }
 
+/// The longest primer fed to a model, in 4/4 bars. A longer one (a whole song given to
+/// `--primer-midi`, say) is cut to its last bars, from a bar line ([`trim_primer`]): the model
+/// continues from the end of it, which is what a musician asks for, and a primer longer than
+/// the whole piece would otherwise leave nothing to generate. 64 bars take the shipped models
+/// a fraction of a second.
+pub const MAX_PRIMER_BARS: u32 = 64;
+
+/// Quarter notes per bar of a primer (4/4, as the piano roll and `--bars`).
+const PRIMER_QUARTERS_PER_BAR: f64 = 4.0;
+
+/// What [`trim_primer`] cut.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrimmedPrimer {
+    /// The primer's length before the cut, in whole bars (the last one counted when begun).
+    pub total_bars: u32,
+    /// The first bar kept, counting from 1.
+    pub first_bar: u32,
+    /// Notes that ended before that bar and were left out.
+    pub dropped_notes: usize,
+}
+
+/// Cuts a primer longer than [`MAX_PRIMER_BARS`] to its last bars, from the bar line where
+/// they start, moved to begin at beat 0: a note that sounds across that bar line starts on it,
+/// the notes that ended before it are left out. `None` (and the primer unchanged) when it
+/// fits.
+pub fn trim_primer(primer: &mut Vec<ArgNote>) -> Option<TrimmedPrimer> {
+    let end_beats = primer.iter().map(|n| n.end_beats).fold(0.0, f64::max);
+    let bar = PRIMER_QUARTERS_PER_BAR;
+    let total_bars = (end_beats / bar - 1e-9).ceil().max(0.0);
+    let max_bars = f64::from(MAX_PRIMER_BARS);
+    if total_bars <= max_bars {
+        return None;
+    }
+    let cut_beats = (total_bars - max_bars) * bar;
+    let before = primer.len();
+    primer.retain(|n| n.end_beats > cut_beats + 1e-9);
+    for n in primer.iter_mut() {
+        n.start_beats = (n.start_beats - cut_beats).max(0.0);
+        n.end_beats -= cut_beats;
+    }
+    Some(TrimmedPrimer {
+        total_bars: total_bars.min(f64::from(u32::MAX)) as u32,
+        first_bar: (total_bars - max_bars).min(f64::from(u32::MAX - 1)) as u32 + 1,
+        dropped_notes: before - primer.len(),
+    })
+}
+
 /// What came out.
 pub struct Generated {
     /// The model's name.
@@ -238,4 +285,50 @@ pub fn run(job: &GenerateJob, progress: &mut dyn FnMut(Progress)) -> Result<Gene
         load_ms,
         generate_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(key: u8, start_beats: f64, end_beats: f64) -> ArgNote {
+        ArgNote {
+            key,
+            start_beats,
+            end_beats,
+            velocity: 90,
+        }
+    }
+
+    #[test]
+    fn given_a_primer_of_at_most_64_bars_when_trimmed_then_it_is_unchanged() {
+        let mut primer = vec![note(60, 0.0, 1.0), note(62, 255.0, 256.0)];
+        let before = primer.clone();
+        assert_eq!(trim_primer(&mut primer), None);
+        assert_eq!(primer, before);
+    }
+
+    #[test]
+    fn given_a_longer_primer_when_trimmed_then_its_last_64_bars_from_a_bar_line_remain() {
+        // 100 bars of quarter notes, and a note held across the cut at bar 37 (beat 144).
+        let mut primer: Vec<ArgNote> = (0..400)
+            .map(|i| note(60 + (i % 12) as u8, f64::from(i), f64::from(i) + 0.5))
+            .collect();
+        primer.push(note(40, 143.0, 146.0));
+        let trimmed = trim_primer(&mut primer).unwrap();
+        assert_eq!(
+            trimmed,
+            TrimmedPrimer {
+                total_bars: 100,
+                first_bar: 37,
+                dropped_notes: 144,
+            }
+        );
+        assert_eq!(primer.len(), 257);
+        assert_eq!((primer[0].key, primer[0].start_beats), (60, 0.0));
+        let held = primer.last().unwrap();
+        assert_eq!((held.key, held.start_beats, held.end_beats), (40, 0.0, 2.0));
+        let end = primer.iter().map(|n| n.end_beats).fold(0.0, f64::max);
+        assert_eq!(end, 255.5);
+    }
 }

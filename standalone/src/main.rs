@@ -369,16 +369,34 @@ fn generate_piece(args: GenerateArgs) -> Result<(), String> {
             midi_path.display()
         ));
     }
-    let (primer, file_tempo_qpm) = match &args.primer_midi {
+    let (mut primer, file_tempo_qpm) = match &args.primer_midi {
         Some(path) => {
             let (notes, tempo) = generate::primer_from_midi(path)?;
             (notes, Some(tempo))
         }
         None => (parse_notes(&args.primer)?, None),
     };
+    if let Some(cut) = generate::trim_primer(&mut primer) {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "antiphon: note: the primer is {} bars long; its last {} bars (from bar {}) are the \
+             primer, {} notes that ended before them are left out",
+            cut.total_bars,
+            generate::MAX_PRIMER_BARS,
+            cut.first_bar,
+            cut.dropped_notes
+        );
+    }
     let tempo_qpm = args.tempo.or(file_tempo_qpm).unwrap_or(75.0);
     if !(tempo_qpm > 0.0 && tempo_qpm <= 1000.0) {
-        return Err(format!("tempo {tempo_qpm} is not between 0 and 1000 QPM"));
+        return Err(match (args.tempo, &args.primer_midi) {
+            (None, Some(path)) => format!(
+                "{} sets the tempo to {tempo_qpm} QPM, not between 0 and 1000 QPM (give one \
+                 with --tempo)",
+                path.display()
+            ),
+            _ => format!("tempo {tempo_qpm} is not between 0 and 1000 QPM"),
+        });
     }
     let seconds = match args.bars {
         Some(0) => return Err("--bars must be at least 1".into()),
