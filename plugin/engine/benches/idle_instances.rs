@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use antiphon_engine::{AudioSettings, HostTransport, Instance, ModelChoice};
 
-use support::{BLOCK_SAMPLES, SAMPLE_RATE_HZ, TEMPO_BPM, bench_mode, start_ready};
+use support::{BLOCK_SAMPLES, SAMPLE_RATE_HZ, TEMPO_BPM, bench_mode, start_ready, wanted};
 
 /// Instances in the process.
 const INSTANCES: usize = 16;
@@ -153,6 +153,9 @@ fn measure(instances: &mut [Instance], window: Duration, playing: bool) {
 
 /// Starts the instances and measures both cases.
 fn main() {
+    if !wanted("idle_instances") {
+        return;
+    }
     if !std::path::Path::new("/proc/self/task").exists() {
         println!("idle_instances: needs Linux's /proc/self/task; skipped");
         return;

@@ -17,7 +17,7 @@ use antiphon_models::session::ModelSource;
 use antiphon_models::shipped;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 
-use support::{Summary, bench_mode, config, fmt_us, wait_ready};
+use support::{Summary, bench_mode, config, fmt_us, wait_ready, wanted};
 
 /// The models criterion measures: the default and the two largest files.
 const CRITERION_MODELS: [&str; 3] = ["melody_basic", "drums_kit", "performance_groove"];
@@ -100,7 +100,9 @@ fn criterion_instantiate(c: &mut Criterion) {
 
 /// Runs the hand-made timings, then criterion.
 fn main() {
-    percentiles(if bench_mode() { 10 } else { 1 });
+    if wanted("instantiate_until_ready/percentiles") {
+        percentiles(if bench_mode() { 10 } else { 1 });
+    }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(2))

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use antiphon_engine::{AudioSettings, HostTransport, InputEvent, Instance, ModelChoice};
 use criterion::Criterion;
 
-use support::{BLOCK_SAMPLES, SAMPLE_RATE_HZ, Summary, TEMPO_BPM, bench_mode, start_ready};
+use support::{BLOCK_SAMPLES, SAMPLE_RATE_HZ, Summary, TEMPO_BPM, bench_mode, start_ready, wanted};
 
 /// Busy blocks between two waits for the worker: 128 input events, fewer than the audio side
 /// remembers (`input_log.rs`'s 256) to check the answers planned from them, as in real time
@@ -278,7 +278,9 @@ fn criterion_blocks(c: &mut Criterion) {
 /// Runs the hand-made distributions, then criterion.
 fn main() {
     let full = bench_mode();
-    percentiles(if full { 100_000 } else { 2_000 });
+    if wanted("process_block_512/percentiles") {
+        percentiles(if full { 100_000 } else { 2_000 });
+    }
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3))

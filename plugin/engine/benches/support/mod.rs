@@ -28,6 +28,45 @@ pub fn bench_mode() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
+/// Criterion's options that take a value (the value is not a filter).
+const OPTIONS_WITH_VALUE: &[&str] = &[
+    "--save-baseline",
+    "--baseline",
+    "--baseline-lenient",
+    "--load-baseline",
+    "--sample-size",
+    "--warm-up-time",
+    "--measurement-time",
+    "--nresamples",
+    "--noise-threshold",
+    "--confidence-level",
+    "--significance-level",
+    "--profile-time",
+    "--color",
+    "--output-format",
+    "--plotting-backend",
+    "--format",
+];
+
+/// Whether the hand-made measurement `name` should run: when no filter is given
+/// (`cargo bench -p antiphon-engine -- FILTER`), or when `name` contains the filter.
+pub fn wanted(name: &str) -> bool {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if OPTIONS_WITH_VALUE.contains(&arg.as_str()) {
+            i += 2;
+            continue;
+        }
+        if !arg.starts_with('-') {
+            return name.contains(arg.as_str());
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The worker configuration for `model` with a fixed seed.
 pub fn config(model: ModelChoice) -> WorkerConfig {
     WorkerConfig {
