@@ -56,6 +56,8 @@ const BLACK_ROW_COLOUR: Color32 = Color32::from_rgb(26, 27, 32);
 const ANSWER_TINT: Color32 = Color32::from_rgba_premultiplied(40, 24, 6, 40);
 /// Colour of error texts.
 const ERROR_COLOUR: Color32 = Color32::from_rgb(255, 90, 90);
+/// Colour of a warning line (the worker failed and recovered).
+const WARNING_COLOUR: Color32 = Color32::from_rgb(240, 190, 80);
 
 /// The editor's saved size, as the project stores it (`#[persist = "editor-state"]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +326,26 @@ fn status_lines(ui: &mut Ui, shared: &Shared) {
     if let Some(error) = error_text(status, &text.error) {
         ui.colored_label(ERROR_COLOUR, error);
     }
+    let failures = shared.worker_failures.load(Ordering::Relaxed);
+    if let Some(note) = failure_note(status, failures, &text.failure) {
+        ui.colored_label(WARNING_COLOUR, note);
+    }
+}
+
+/// After the worker failed and restarted, a note saying so (how often, and the last failure);
+/// `None` if it never failed, or while it waits to restart (the error line says it then).
+fn failure_note(status: WorkerStatus, failures: u64, failure: &str) -> Option<String> {
+    if failures == 0 || status == WorkerStatus::Failed {
+        return None;
+    }
+    let times = if failures == 1 {
+        String::from("once")
+    } else {
+        format!("{failures} times")
+    };
+    Some(format!(
+        "The worker failed {times} and was restarted. Last: {failure}"
+    ))
 }
 
 /// The error to show for `status`, in words; `None` when all is well.
@@ -334,6 +356,9 @@ fn error_text(status: WorkerStatus, error: &str) -> Option<String> {
         }
         WorkerStatus::ModelRefused => "The model was refused: MIDI passes through, no answers",
         WorkerStatus::Stopped => "The worker has stopped",
+        WorkerStatus::Failed => {
+            "The worker failed: answer notes ended, MIDI passes through, it restarts by itself"
+        }
         WorkerStatus::Loading | WorkerStatus::Ready => return None,
     };
     Some(if error.is_empty() {
@@ -644,6 +669,26 @@ mod tests {
         );
         let refused = error_text(WorkerStatus::ModelRefused, "");
         assert!(refused.is_some_and(|t| t.contains("refused")));
+        let failed = error_text(WorkerStatus::Failed, "the worker panicked: boom");
+        assert!(
+            failed
+                .as_deref()
+                .is_some_and(|t| t.contains("restarts") && t.contains("boom")),
+            "{failed:?}"
+        );
+    }
+
+    #[test]
+    fn given_a_worker_that_failed_and_restarted_when_shown_then_a_note_says_so() {
+        assert_eq!(failure_note(WorkerStatus::Ready, 0, ""), None);
+        assert_eq!(failure_note(WorkerStatus::Failed, 1, "boom"), None);
+        let once = failure_note(WorkerStatus::Ready, 1, "boom");
+        assert_eq!(
+            once.as_deref(),
+            Some("The worker failed once and was restarted. Last: boom")
+        );
+        let three = failure_note(WorkerStatus::Loading, 3, "boom");
+        assert!(three.is_some_and(|t| t.contains("failed 3 times")));
     }
 
     #[test]

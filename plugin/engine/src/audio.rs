@@ -172,12 +172,16 @@ pub struct AudioEngine {
     release_all_pending: bool,
     /// Whether the previous block was bypassed.
     was_bypassed: bool,
+    /// [`Shared::worker_failures`] as last seen: when it changes, the worker failed and was
+    /// restarted, so every answer note ends and the jam starts over.
+    failures_seen: u64,
 }
 
 impl AudioEngine {
     /// The audio side over its ends of the two rings.
     pub fn new(shared: Arc<Shared>, capture: CaptureProducer, answers: AnswerConsumer) -> Self {
         let epoch = shared.epoch.load(Ordering::Acquire);
+        let failures_seen = shared.worker_failures.load(Ordering::Acquire);
         Self {
             clock: MusicalClock::new(),
             capture,
@@ -193,6 +197,7 @@ impl AudioEngine {
             epoch,
             release_all_pending: false,
             was_bypassed: false,
+            failures_seen,
         }
     }
 
@@ -264,11 +269,16 @@ impl AudioEngine {
             sample_rate,
             settings.fallback_tempo_bpm,
         );
+        // The worker failed since the last block: what it sent (or was sending) is void, and
+        // its answer notes end now; the player's notes passing through go on.
+        let failures = self.shared.worker_failures.load(Ordering::Acquire);
+        let worker_failed = failures != self.failures_seen;
+        self.failures_seen = failures;
         if self.release_all_pending {
             self.release_all_pending = false;
             self.output.release(0, Owner::Thru);
             self.restart(0);
-        } else if time.jumped {
+        } else if time.jumped || worker_failed {
             self.restart(0);
         }
 

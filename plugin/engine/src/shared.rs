@@ -29,6 +29,9 @@ pub enum WorkerStatus {
     ModelRefused = 3,
     /// The worker has stopped.
     Stopped = 4,
+    /// The worker failed (it panicked, or its model failed to run) and waits before it restarts
+    /// with the same model ([`StatusText::failure`] says why); MIDI still passes through.
+    Failed = 5,
 }
 
 impl WorkerStatus {
@@ -39,6 +42,7 @@ impl WorkerStatus {
             2 => Self::RuntimeMissing,
             3 => Self::ModelRefused,
             4 => Self::Stopped,
+            5 => Self::Failed,
             _ => Self::Loading,
         }
     }
@@ -51,6 +55,7 @@ impl WorkerStatus {
             Self::RuntimeMissing => "ONNX Runtime missing",
             Self::ModelRefused => "model refused",
             Self::Stopped => "stopped",
+            Self::Failed => "failed, restarting",
         }
     }
 }
@@ -252,6 +257,10 @@ pub struct Shared {
     pub dropped_events: AtomicU64,
     /// Answers that started playing.
     pub answers_played: AtomicU64,
+    /// Times the worker failed (a panic, or a model run that failed) and was restarted. The
+    /// audio thread polls it every block: when it changes, every sounding answer note ends and
+    /// the answers it holds are dropped.
+    pub worker_failures: AtomicU64,
     /// Whether the loaded model reads chords (Improv): only then are chord notes told apart
     /// from melody notes.
     pub model_uses_chords: AtomicBool,
@@ -282,6 +291,9 @@ pub struct StatusText {
     pub model_name: String,
     /// The last error, if the status is an error.
     pub error: String,
+    /// The last worker failure and how it was handled (empty if the worker never failed); it
+    /// stays after the restarted worker is ready. [`Shared::worker_failures`] counts them.
+    pub failure: String,
 }
 
 impl Default for Shared {
@@ -300,6 +312,7 @@ impl Default for Shared {
             late_notes: AtomicU64::new(0),
             dropped_events: AtomicU64::new(0),
             answers_played: AtomicU64::new(0),
+            worker_failures: AtomicU64::new(0),
             model_uses_chords: AtomicBool::new(false),
             answers_generated: AtomicU64::new(0),
             worker_seen_events: AtomicU64::new(0),
@@ -332,7 +345,8 @@ impl Shared {
         loop {
             let caught_up = self.worker_seen_events.load(Ordering::Acquire) >= captured
                 && self.worker_ticks.load(Ordering::Acquire) >= ticks + 2;
-            if caught_up || self.status() == WorkerStatus::Stopped {
+            // A stopped worker, or a failed one waiting to restart, does not look at all.
+            if caught_up || matches!(self.status(), WorkerStatus::Stopped | WorkerStatus::Failed) {
                 return caught_up;
             }
             if std::time::Instant::now() >= deadline {
@@ -359,6 +373,15 @@ impl Shared {
 
     /// A copy of the texts for people.
     pub fn status_text(&self) -> StatusText {
-        self.message.lock().map(|t| t.clone()).unwrap_or_default()
+        self.message
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Changes the texts for people (worker thread). A lock poisoned by a worker that panicked
+    /// is taken over: the texts are plain values, whole after any panic.
+    pub fn edit_text(&self, edit: impl FnOnce(&mut StatusText)) {
+        edit(&mut self.message.lock().unwrap_or_else(|e| e.into_inner()));
     }
 }

@@ -16,6 +16,15 @@
 //! Models load on a thread of their own, so the current model answers until the new one is
 //! ready. The model follows the player's pick ([`crate::shared::Settings::model_pick`]) within a
 //! tick.
+//!
+//! The thread runs the worker under a [`supervisor`]: a panic, or a model whose run fails
+//! ([`ModelError::Inference`]), ends that run only. The supervisor reports it, has the audio
+//! thread end every sounding answer note at its next block, and starts a fresh worker over the
+//! same ring ends with the same model choice (backing off while failures follow one another).
+//! [`fault`] makes such failures on purpose, for tests.
+
+pub mod fault;
+pub mod supervisor;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -45,6 +54,7 @@ use crate::queues::{
 };
 use crate::shared::{Shared, WorkerStatus};
 use crate::turns::{AccompanyBars, Repeats, trade_turn_due};
+use fault::FaultPlan;
 
 /// How often the worker looks at the input while a call is in progress, answers are queued,
 /// a model loads or an answer may still follow a chord change.
@@ -100,51 +110,42 @@ pub struct WorkerHandle {
 }
 
 impl WorkerHandle {
-    /// Starts the worker thread.
+    /// Starts the worker thread, under its supervisor. Failures are injected only if
+    /// [`fault::FAULT_ENV`] asks for them (tests).
     pub fn spawn(
         shared: Arc<Shared>,
         capture: CaptureConsumer,
         answers: AnswerProducer,
         config: WorkerConfig,
     ) -> std::io::Result<Self> {
+        let faults = FaultPlan::from_env().map(Arc::new);
+        Self::spawn_with_faults(shared, capture, answers, config, faults)
+    }
+
+    /// [`WorkerHandle::spawn`] with the failures `faults` plans (tests; `None`: the model runs
+    /// as it is).
+    pub fn spawn_with_faults(
+        shared: Arc<Shared>,
+        capture: CaptureConsumer,
+        answers: AnswerProducer,
+        config: WorkerConfig,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> std::io::Result<Self> {
         let (control, inbox) = crossbeam_channel::unbounded();
-        let epoch = shared.epoch.load(Ordering::Acquire);
-        let worker = Worker {
-            rng: config.seed.map_or_else(Rng::from_entropy, Rng::seeded),
+        let worker = Worker::new(Kept {
             shared,
             capture,
             answers,
             inbox,
-            detector: PhraseDetector::new(epoch),
-            generator: None,
-            model_serial: 0,
-            requested: None,
-            request_failed: false,
-            loading: None,
-            loaders: Vec::new(),
-            seen_pick: ModelPick::NONE,
+            first_model: config.model,
             custom_file: config.custom_file,
             runtime_dirs: config.runtime_dirs,
-            planned: None,
-            relevant: 0,
-            speculative: None,
-            finals: Vec::new(),
-            chords: ChordTimeline::new(),
-            outbox: VecDeque::new(),
-            next_answer_id: 1,
-            history: NoteHistory::new(),
-            last_call: None,
-            last_answer: None,
-            repeats: None,
-            accompany: AccompanyBars::new(),
-            own_notes: Vec::new(),
-            trade_prepared: None,
-            mode: JamMode::CallResponse,
-            swap: None,
-        };
+            rng: config.seed.map_or_else(Rng::from_entropy, Rng::seeded),
+            faults,
+        });
         let thread = std::thread::Builder::new()
             .name("antiphon-worker".into())
-            .spawn(move || worker.run(config.model))?;
+            .spawn(move || supervisor::supervise(worker))?;
         Ok(Self {
             control,
             thread: Some(thread),
@@ -251,6 +252,40 @@ struct Swap {
     deadline: std::time::Instant,
 }
 
+/// What a worker keeps across a failure: its ends of the rings and the control channel, and
+/// what it was told (model choice, project file, where the runtime is), so a restarted worker
+/// goes on with the same model and settings.
+struct Kept {
+    /// State shared with the audio thread.
+    shared: Arc<Shared>,
+    /// Captured input.
+    capture: CaptureConsumer,
+    /// Answers out.
+    answers: AnswerProducer,
+    /// Control messages in.
+    inbox: Receiver<Control>,
+    /// The model to load when the player's pick names none (the last one asked for).
+    first_model: ModelChoice,
+    /// The project's own model file.
+    custom_file: Option<PathBuf>,
+    /// Where ONNX Runtime is looked for.
+    runtime_dirs: Vec<PathBuf>,
+    /// Sampling randomness.
+    rng: Rng,
+    /// Failures to inject (tests).
+    faults: Option<Arc<FaultPlan>>,
+}
+
+/// How one run of the worker ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exit {
+    /// It was told to stop (or its handle is gone).
+    Shutdown,
+    /// Its model failed to run ([`ModelError::Inference`]); the text says how. (A panic ends
+    /// a run too: the supervisor catches it.)
+    Failed(String),
+}
+
 /// The worker thread's state.
 struct Worker {
     /// State shared with the audio thread.
@@ -316,6 +351,12 @@ struct Worker {
     mode: JamMode,
     /// A loaded model waiting for its bar line.
     swap: Option<Swap>,
+    /// The model to load when the player's pick names none.
+    first_model: ModelChoice,
+    /// Failures to inject (tests).
+    faults: Option<Arc<FaultPlan>>,
+    /// The model failed to run during this tick: the run ends and the supervisor restarts it.
+    failure: Option<String>,
 }
 
 /// What to generate and how to send it.
@@ -341,11 +382,102 @@ struct Job<'a> {
 }
 
 impl Worker {
-    /// The thread's main loop.
-    fn run(mut self, model: ModelChoice) {
+    /// A fresh worker over `kept`, idle in the current epoch, with no model yet.
+    fn new(kept: Kept) -> Self {
+        let epoch = kept.shared.epoch.load(Ordering::Acquire);
+        Worker {
+            rng: kept.rng,
+            shared: kept.shared,
+            capture: kept.capture,
+            answers: kept.answers,
+            inbox: kept.inbox,
+            detector: PhraseDetector::new(epoch),
+            generator: None,
+            model_serial: 0,
+            requested: None,
+            request_failed: false,
+            loading: None,
+            loaders: Vec::new(),
+            seen_pick: ModelPick::NONE,
+            custom_file: kept.custom_file,
+            runtime_dirs: kept.runtime_dirs,
+            planned: None,
+            relevant: 0,
+            speculative: None,
+            finals: Vec::new(),
+            chords: ChordTimeline::new(),
+            outbox: VecDeque::new(),
+            next_answer_id: 1,
+            history: NoteHistory::new(),
+            last_call: None,
+            last_answer: None,
+            repeats: None,
+            accompany: AccompanyBars::new(),
+            own_notes: Vec::new(),
+            trade_prepared: None,
+            mode: JamMode::CallResponse,
+            swap: None,
+            first_model: kept.first_model,
+            faults: kept.faults,
+            failure: None,
+        }
+    }
+
+    /// A fresh worker in place of `old`, whose run failed: the same ring ends, control channel,
+    /// model choice and settings, a count of seen input that goes on, answer identifiers that
+    /// go on, and `old`'s loader threads still to join. Everything else (the model, the call
+    /// in progress, answers sent) is dropped: the audio thread drops those answers too.
+    fn after_failure(old: Self) -> Self {
+        let Self {
+            shared,
+            capture,
+            answers,
+            inbox,
+            detector,
+            loaders,
+            custom_file,
+            runtime_dirs,
+            requested,
+            first_model,
+            rng,
+            next_answer_id,
+            faults,
+            ..
+        } = old;
+        let seen = detector
+            .seen()
+            .max(shared.worker_seen_events.load(Ordering::Acquire));
+        let mut fresh = Self::new(Kept {
+            shared,
+            capture,
+            answers,
+            inbox,
+            first_model: requested.unwrap_or(first_model),
+            custom_file,
+            runtime_dirs,
+            rng,
+            faults,
+        });
+        if let Some(last) = seen.checked_sub(1) {
+            fresh.detector.mark_seen(last);
+        }
+        fresh.loaders = loaders;
+        fresh.next_answer_id = next_answer_id;
+        fresh
+    }
+
+    /// One run: loads the model (the player's pick, else [`Worker::first_model`]) and follows
+    /// the jam until told to stop or the model fails to run. May panic (the supervisor catches
+    /// it).
+    fn run(&mut self) -> Exit {
+        if let Some(faults) = &self.faults {
+            faults.on_start();
+        }
         self.seen_pick = self.shared.settings.model_pick.load(Ordering::Relaxed);
-        let first = ModelPick::from_u8(self.seen_pick)
-            .map_or(model, |pick| pick.choice(self.custom_file.as_ref()));
+        let first = ModelPick::from_u8(self.seen_pick).map_or_else(
+            || self.first_model.clone(),
+            |pick| pick.choice(self.custom_file.as_ref()),
+        );
         self.request(first);
         loop {
             let busy = self.detector.is_active()
@@ -363,7 +495,9 @@ impl Worker {
                 IDLE_POLL
             };
             match self.inbox.recv_timeout(wait) {
-                Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                    return Exit::Shutdown;
+                }
                 Ok(Control::LoadModel(choice)) => self.request(choice),
                 Ok(Control::SetCustomFile(file)) => {
                     self.custom_file = file;
@@ -374,7 +508,33 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.tick();
+            if let Some(failure) = self.failure.take() {
+                return Exit::Failed(failure);
+            }
         }
+    }
+
+    /// Waits `wait` before a restart, following control messages meanwhile (a model asked for
+    /// is the one the restart loads). Returns false when told to stop.
+    fn back_off(&mut self, wait: Duration) -> bool {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            match self.inbox.recv_timeout(left) {
+                Ok(Control::Shutdown) | Err(RecvTimeoutError::Disconnected) => return false,
+                Ok(Control::LoadModel(choice)) => self.first_model = choice,
+                Ok(Control::SetCustomFile(file)) => self.custom_file = file,
+                Err(RecvTimeoutError::Timeout) => return true,
+            }
+        }
+    }
+
+    /// The thread ends: no model loads any more, the loader threads are joined (they run the
+    /// plugin's code, which may be unloaded next) and the status says so.
+    fn finish(&mut self) {
         self.loading = None;
         for loader in self.loaders.drain(..) {
             let _ = loader.join();
@@ -508,10 +668,14 @@ impl Worker {
                     "Antiphon: model {name} loaded ({:?})",
                     self.requested.as_ref().unwrap_or(&ModelChoice::Default)
                 );
-                if let Ok(mut text) = self.shared.message.lock() {
+                self.shared.edit_text(|text| {
                     text.model_name = name;
                     text.error.clear();
-                }
+                });
+                let generator = match &self.faults {
+                    Some(faults) => FaultPlan::wrap(faults.clone(), generator),
+                    None => generator,
+                };
                 self.generator = Some(generator);
                 self.model_serial += 1;
                 self.shared
@@ -532,10 +696,10 @@ impl Worker {
             _ => WorkerStatus::ModelRefused,
         };
         tracing::error!("Antiphon: {error}; MIDI thru goes on without answers");
-        if let Ok(mut text) = self.shared.message.lock() {
+        self.shared.edit_text(|text| {
             text.model_name.clear();
             text.error = error.to_string();
-        }
+        });
         self.generator = None;
         self.model_serial += 1;
         self.shared
@@ -603,6 +767,11 @@ impl Worker {
             JamMode::CallResponse | JamMode::Continue => self.follow_loop(playhead),
             JamMode::Trade => self.follow_trade(playhead),
             JamMode::Accompany => self.follow_accompany(playhead),
+        }
+        if self.failure.is_some() {
+            // A failed look does not count: whoever waits for the worker waits for the
+            // restarted one (after the audio thread can see the failure).
+            return;
         }
         self.finals
             .retain(|a| a.plan.answer_end_beats > playhead && a.epoch == epoch);
@@ -1186,9 +1355,14 @@ impl Worker {
 
     /// Sends the job's header, generates its notes and streams them to the audio thread;
     /// returns them in answer steps. Stops early when input shows the answer will be dropped.
+    /// A model run that fails ([`ModelError::Inference`]) ends this run of the worker (see
+    /// [`Worker::failure`]); nothing more is generated until the supervisor restarts it.
     fn generate(&mut self, job: Job<'_>) -> Vec<GeneratedNote> {
         let mut sent = Vec::new();
         let uses_chords = self.uses_chords();
+        if self.failure.is_some() {
+            return sent;
+        }
         let Some(generator) = self.generator.as_mut() else {
             return sent;
         };
@@ -1273,11 +1447,11 @@ impl Worker {
                     .last_primer_us
                     .store(stats.primer_us as f32, Ordering::Relaxed);
             }
+            // The supervisor reports it and restarts the worker.
+            Err(error @ ModelError::Inference(_)) => self.failure = Some(error.to_string()),
             Err(error) => {
                 tracing::error!("Antiphon: generating an answer failed: {error}");
-                if let Ok(mut text) = shared.message.lock() {
-                    text.error = error.to_string();
-                }
+                shared.edit_text(|text| text.error = error.to_string());
             }
         }
         self.flush();
