@@ -66,12 +66,31 @@ pub fn read(path: &Path) -> Result<MidiNotes, ModelError> {
         .map_err(|e| ModelError::Data(format!("{} is not a usable MIDI file: {e}", path.display())))
 }
 
+/// The error for a file timed in SMPTE frames.
+const SMPTE_REFUSED: &str = "SMPTE timecode timing is not supported";
+
+/// Whether a header chunk (`MThd` anywhere: midly also reads RIFF-wrapped files) declares
+/// SMPTE timing at -128 frames per second (division high byte 0x80). midly 0.5.3 negates that
+/// frame rate as an `i8`, which overflows: a panic in builds with overflow checks (found by
+/// `models/fuzz`). SMPTE timing is refused anyway, so such a file is refused before midly
+/// reads it. (A false positive needs those 13 bytes inside another chunk; it is then refused
+/// as SMPTE-timed.)
+fn has_minus_128_fps_division(bytes: &[u8]) -> bool {
+    bytes
+        .windows(4)
+        .enumerate()
+        .any(|(at, tag)| tag == b"MThd" && bytes.get(at + 12) == Some(&0x80))
+}
+
 /// Parses MIDI file bytes into notes.
 pub fn parse(bytes: &[u8]) -> Result<MidiNotes, String> {
+    if has_minus_128_fps_division(bytes) {
+        return Err(SMPTE_REFUSED.into());
+    }
     let smf = Smf::parse(bytes).map_err(|e| e.to_string())?;
     let ticks_per_quarter = match smf.header.timing {
         Timing::Metrical(t) => f64::from(t.as_int()),
-        Timing::Timecode(..) => return Err("SMPTE timecode timing is not supported".into()),
+        Timing::Timecode(..) => return Err(SMPTE_REFUSED.into()),
     };
     if ticks_per_quarter <= 0.0 {
         return Err("zero ticks per quarter note".into());

@@ -124,6 +124,23 @@ fn table() -> Vec<(String, Vec<u8>, Expect)> {
             Expect::Error("SMPTE"),
         ),
         (
+            "smpte_minus_128_fps",
+            one_track_with(header(0, 1, 0x8034), &track),
+            Expect::Error("SMPTE"),
+        ),
+        (
+            "riff_smpte_minus_128_fps",
+            [
+                b"RIFF".to_vec(),
+                40u32.to_le_bytes().to_vec(),
+                b"RMIDdata".to_vec(),
+                28u32.to_le_bytes().to_vec(),
+                one_track_with(header(0, 1, 0x8000), &[0x00, 0xff, 0x2f, 0x00]),
+            ]
+            .concat(),
+            Expect::Error("SMPTE"),
+        ),
+        (
             "zero_ticks_per_quarter",
             one_track_with(header(0, 1, 0), &track),
             Expect::Either,
