@@ -269,6 +269,17 @@ impl Plugin for Antiphon {
         if let Some(instance) = &mut self.instance {
             instance.audio.release_all_next_block();
         }
+        // Not on the audio thread: the jam's counters, in the log, where a long session can be
+        // judged by them afterwards.
+        let s = &self.shared;
+        nice_log!(
+            "Antiphon: deactivated; answers generated {}, answers played {}, late notes {}, \
+             dropped input events {}",
+            s.answers_generated.load(Ordering::Relaxed),
+            s.answers_played.load(Ordering::Relaxed),
+            s.late_notes.load(Ordering::Relaxed),
+            s.dropped_events.load(Ordering::Relaxed)
+        );
     }
 
     fn process(
