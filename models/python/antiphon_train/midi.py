@@ -92,9 +92,19 @@ def _read_vlq(data: bytes, pos: int) -> Tuple[int, int]:
 
 
 def read_midi(path) -> MidiNotes:
-    """Read note-on/off pairs (a note-on with velocity 0 is a note-off; pairs match first in, first out)."""
+    """Read note-on/off pairs (a note-on with velocity 0 is a note-off; pairs match first in, first out).
+
+    A file that is not MIDI, is cut short or is corrupt raises ValueError saying so (training
+    reports it and skips the file)."""
     with open(path, "rb") as f:
         data = f.read()
+    try:
+        return _parse_midi(data)
+    except (IndexError, struct.error) as e:
+        raise ValueError(f"a truncated or corrupt MIDI file ({e})") from e
+
+
+def _parse_midi(data: bytes) -> MidiNotes:
     if data[:4] != b"MThd":
         raise ValueError("not a Standard MIDI File")
     hlen, fmt, ntracks, division = struct.unpack(">IHHH", data[4:14])
