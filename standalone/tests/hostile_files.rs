@@ -232,6 +232,11 @@ fn every_hostile_primer_file_is_one_line_and_exit_1() {
             &["SMPTE"],
         ),
         (
+            "smpte_minus_128_fps.mid",
+            [header(0, 1, 0x8034), honest_chunk(b"MTrk", &track)].concat(),
+            &["SMPTE"],
+        ),
+        (
             "zero_ticks.mid",
             [header(0, 1, 0), honest_chunk(b"MTrk", &track)].concat(),
             &["zero ticks per quarter"],
