@@ -1347,6 +1347,22 @@ impl PluginInstance {
         Ok(())
     }
 
+    /// `reset` (on the audio thread): what a host calls to clear the plugin's state between
+    /// two blocks, e.g. after a seek while processing.
+    pub fn reset(&mut self) -> HostResult<()> {
+        if self.lifecycle == Lifecycle::Inactive {
+            return host_err!("reset while {:?}", self.lifecycle);
+        }
+        // SAFETY: a live, active plugin.
+        self.as_audio_thread(|| unsafe {
+            if let Some(reset) = (*self.plugin).reset {
+                reset(self.plugin);
+            }
+        });
+        self.pump_main_thread();
+        Ok(())
+    }
+
     /// Processes one block of `frames` samples: sends the queued parameter changes (at offset
     /// 0) and `events` (sorted by offset; every offset must be below `frames`), with
     /// `transport` (or none), and returns what the plugin sent back. The absolute sample
@@ -1356,6 +1372,18 @@ impl PluginInstance {
         frames: u32,
         events: &[InputEvent],
         transport: Option<&TransportInfo>,
+    ) -> HostResult<BlockOutput> {
+        let clap_transport = transport.map(|t| t.to_clap());
+        self.process_with_clap_transport(frames, events, clap_transport.as_ref())
+    }
+
+    /// [`Self::process`] with a CLAP transport event as the host built it (any flags: a host
+    /// that reports no tempo, no position or no time signature).
+    pub fn process_with_clap_transport(
+        &mut self,
+        frames: u32,
+        events: &[InputEvent],
+        transport: Option<&clap_event_transport>,
     ) -> HostResult<BlockOutput> {
         if self.lifecycle != Lifecycle::Processing {
             return host_err!("process while {:?}", self.lifecycle);
@@ -1386,7 +1414,6 @@ impl PluginInstance {
             self.inputs.iter_mut().map(|p| p.as_clap()).collect();
         let mut audio_out: Vec<clap_audio_buffer> =
             self.outputs.iter_mut().map(|p| p.as_clap()).collect();
-        let clap_transport: Option<clap_event_transport> = transport.map(|t| t.to_clap());
         let block_start = self.samples_processed;
         self.output_list.begin_block(block_start, frames);
         let in_events: clap_input_events = self.input_list.as_clap();
@@ -1404,9 +1431,7 @@ impl PluginInstance {
         let process = clap_process {
             steady_time: block_start as i64,
             frames_count: frames,
-            transport: clap_transport
-                .as_ref()
-                .map_or(std::ptr::null(), |t| t as *const clap_event_transport),
+            transport: transport.map_or(std::ptr::null(), |t| t as *const clap_event_transport),
             audio_inputs: if audio_in.is_empty() {
                 std::ptr::null()
             } else {
