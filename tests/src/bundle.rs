@@ -11,6 +11,9 @@
 //! nice-plug aborts the process on any allocation inside `process()` (only with debug
 //! assertions), so every test that processes audio also checks the plugin's real-time safety.
 //!
+//! The bundler makes the VST3 folder `Antiphon.vst3` in the same run, from the same library;
+//! [`bundle_vst3`] returns it.
+//!
 //! The separate target directory keeps this feature set from replacing the
 //! `target/debug/libantiphon.so` the rest of the workspace builds. (Nested cargo does not wait
 //! for the outer `cargo test`: cargo releases its build lock before it runs test binaries.)
@@ -24,6 +27,12 @@ pub const CLAP_BUNDLE_NAME: &str = "Antiphon.clap";
 
 /// The file name the bundler uses when nothing names the bundle (the package name).
 pub const FALLBACK_CLAP_BUNDLE_NAME: &str = "antiphon.clap";
+
+/// The folder nice-plug's bundler makes for the VST3 plugin (from the bundle name "Antiphon").
+pub const VST3_BUNDLE_NAME: &str = "Antiphon.vst3";
+
+/// The VST3 folder's name when nothing names the bundle (the package name).
+pub const FALLBACK_VST3_BUNDLE_NAME: &str = "antiphon.vst3";
 
 /// The workspace root (the parent of this package's directory).
 pub fn workspace_root() -> PathBuf {
@@ -54,6 +63,46 @@ pub fn bundle_plugin() -> PathBuf {
         Ok(path) => path.clone(),
         Err(message) => panic!("bundling the plugin failed:\n{message}"),
     }
+}
+
+/// Builds and bundles the plugin with `assert_process_allocs` (once per process: the same run as
+/// [`bundle_plugin`], which makes both formats) and returns the path of the `Antiphon.vst3`
+/// folder (or `antiphon.vst3` when no `bundler.toml` names the bundle). Panics when bundling
+/// fails or the folder lacks the plugin's shared library for this machine
+/// ([`vst3_binary`]).
+pub fn bundle_vst3() -> PathBuf {
+    let clap = bundle_plugin();
+    let dir = clap
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(bundled_dir);
+    let named = dir.join(VST3_BUNDLE_NAME);
+    let bundle = if named.is_dir() {
+        named
+    } else {
+        dir.join(FALLBACK_VST3_BUNDLE_NAME)
+    };
+    let binary = vst3_binary(&bundle);
+    assert!(
+        binary.is_file(),
+        "the bundler made {} but not {}",
+        clap.display(),
+        binary.display()
+    );
+    bundle
+}
+
+/// The plugin's shared library inside the VST3 folder `bundle`, as a Linux host finds it:
+/// `Contents/<arch>-linux/<bundle name without .vst3>.so` (the VST3 module layout).
+pub fn vst3_binary(bundle: &Path) -> PathBuf {
+    let stem = bundle
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    bundle
+        .join("Contents")
+        .join(format!("{}-linux", std::env::consts::ARCH))
+        .join(format!("{stem}.so"))
 }
 
 /// Runs the bundler and finds the `.clap` file.
@@ -152,6 +201,18 @@ mod tests {
         assert_eq!(
             bundled_dir(),
             root.join("target").join("test-bundle").join("bundled")
+        );
+    }
+
+    #[test]
+    fn the_vst3_library_lies_in_the_module_layout() {
+        let binary = vst3_binary(Path::new("/b/Antiphon.vst3"));
+        assert_eq!(
+            binary,
+            PathBuf::from(format!(
+                "/b/Antiphon.vst3/Contents/{}-linux/Antiphon.so",
+                std::env::consts::ARCH
+            ))
         );
     }
 
