@@ -17,6 +17,8 @@
 //! - [`nice_state`]: reading and editing nice-plug's saved state.
 //! - [`util`]: temp dirs, junk bytes, waiting for log files, the process's resident memory.
 //! - [`x11`]: a host window for the plugin's editor, and its pixels as a PNG.
+//! - [`vst3_host`]: a VST3 host of the same kind for the `.vst3` bundle (module, factory,
+//!   component, processor, controller, event lists, parameter changes, process context).
 //!
 //! A typical test:
 //!
@@ -49,4 +51,5 @@ pub mod session;
 pub mod transport;
 pub mod transport_cases;
 pub mod util;
+pub mod vst3_host;
 pub mod x11;
