@@ -1,7 +1,7 @@
 //! A long jam through the built plugin: call and response at 180 BPM for a simulated hour
 //! (`ANTIPHON_LONG_JAM_MINUTES` sets another span, at least 2 minutes), rendered offline so it
-//! runs as fast as the plugin allows: the hour took 128 s on a shared 2-core machine with the
-//! debug plugin the tests build.
+//! runs as fast as the plugin allows: the hour took 77–128 s on a shared 2-core machine with
+//! the debug plugin the tests build.
 //!
 //! The player repeats a pattern a musician might: a one-bar call, silence while it is answered,
 //! a two-bar call, silence while that is answered; each call a little different from the last
