@@ -1,5 +1,5 @@
 //! One model step (`StepModel::run`, time 1) of every shipped model, from a realistic state, for
-//! one sequence (plain sampling, the worker) and a batch of 8 (beam-search candidates); and
+//! one sequence (plain sampling, the worker) and batches of 8 and 16 (beam-search candidates); and
 //! loading each model (session and contract check, plus the NADE weights for Pianoroll).
 //!
 //! The state is the one the model's example primer ([`antiphon_models::primers`]) leaves: every
@@ -19,8 +19,9 @@ use antiphon_models::session::RnnState;
 use antiphon_models::{StepModel, primers, shipped};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
-/// Batch sizes measured: one sequence, and the 8 candidates of a small beam search.
-const BATCHES: [usize; 2] = [1, 8];
+/// Batch sizes measured: one sequence (plain sampling), 8 candidates (a small beam search) and 16
+/// (beam search of 8 entries × branch factor 2, the `beam_8x2` generation benchmark).
+const BATCHES: [usize; 3] = [1, 8, 16];
 
 /// The state after the example primer of `model` but its last row, and that last row.
 fn primed(model: &mut StepModel) -> (RnnState, Vec<f32>) {
