@@ -294,6 +294,11 @@ pub fn generate<C: StepCodec, M: Stepper>(
         state
     };
     let mut spare_state = (batch > 1).then(|| model.zero_state(batch));
+    // Right after the survivors are copied, the `branch_factor` copies of each share their
+    // history and state, so the model runs once per survivor (`beam_size` rows, not `batch`)
+    // and its logits and state go to every copy.
+    let mut copies_alike = false;
+    let mut survivor_state: Option<RnnState> = None;
     let mut histories: Vec<Vec<C::Event>> = (0..batch)
         .map(|_| {
             let mut h = Vec::with_capacity(primer_len + steps);
@@ -318,13 +323,37 @@ pub fn generate<C: StepCodec, M: Stepper>(
         for _ in 0..iteration {
             let started = Instant::now();
             if generated > 0 {
+                let stride = if copies_alike {
+                    settings.branch_factor
+                } else {
+                    1
+                };
+                let rows = batch / stride;
                 buffers.inputs.clear();
-                buffers.inputs.resize(batch * width, 0.0);
-                for (row, history) in buffers.inputs.chunks_mut(width).zip(&histories) {
+                buffers.inputs.resize(rows * width, 0.0);
+                let distinct = histories.iter().step_by(stride);
+                for (row, history) in buffers.inputs.chunks_mut(width).zip(distinct) {
                     codec.write_input(history, history.len() - 1, &chords, row);
                 }
-                model.run(&buffers.inputs, 1, &mut state, &mut buffers.logits)?;
-                std::mem::swap(&mut buffers.next, &mut buffers.logits);
+                if stride == 1 {
+                    model.run(&buffers.inputs, 1, &mut state, &mut buffers.logits)?;
+                    std::mem::swap(&mut buffers.next, &mut buffers.logits);
+                } else {
+                    let compact = survivor_state.get_or_insert_with(|| model.zero_state(rows));
+                    for row in 0..rows {
+                        compact.copy_row(row, &state, row * stride);
+                    }
+                    model.run(&buffers.inputs, 1, compact, &mut buffers.logits)?;
+                    buffers.next.clear();
+                    for n in 0..batch {
+                        state.copy_row(n, compact, n / stride);
+                        let row = n / stride;
+                        buffers
+                            .next
+                            .extend_from_slice(&buffers.logits[row * classes..(row + 1) * classes]);
+                    }
+                }
+                copies_alike = false;
             }
             for (i, history) in histories.iter_mut().enumerate() {
                 let logits = &buffers.next[i * classes..(i + 1) * classes];
@@ -419,6 +448,7 @@ pub fn generate<C: StepCodec, M: Stepper>(
             // histories and scores move.
             std::mem::swap(&mut histories, &mut spare_histories);
             scores = new_scores;
+            copies_alike = settings.branch_factor > 1;
         }
         iteration = settings.steps_per_iteration;
     }
@@ -691,7 +721,13 @@ mod tests {
         // First iteration (30 - 1) % 4 + 1 = 2 steps, then 7 of 4.
         assert_eq!(outcome.events.len(), 30);
         assert_eq!(model.calls.len(), 30);
-        assert!(model.calls[1..].iter().all(|&c| c == (6, 1)));
+        // The first step of each later iteration runs the 3 survivors (their copies alike), the
+        // others all 6 candidates, each in one call.
+        assert_eq!(model.calls[1], (6, 1));
+        for (k, &call) in model.calls.iter().enumerate().skip(2) {
+            let rows = if (k - 2) % 4 == 0 { 3 } else { 6 };
+            assert_eq!(call, (rows, 1), "call {k}");
+        }
         let expected: Vec<StepNote> = outcome
             .events
             .iter()
