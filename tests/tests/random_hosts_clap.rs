@@ -21,12 +21,10 @@
 
 mod random_hosts;
 
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 use antiphon_engine::HostTransport;
-use antiphon_engine::host_script::{HostBlock, ScriptEvent, ScriptLimits, Sent, host_script};
+use antiphon_engine::host_script::{HostBlock, ScriptEvent, Sent};
 use antiphon_tests::antiphon::PLUGIN_ID;
 use antiphon_tests::bundle::bundle_plugin;
 use antiphon_tests::events::{InputEvent, OutKind};
@@ -40,22 +38,7 @@ use clap_sys::events::{
 };
 use clap_sys::id::clap_id;
 use proptest::prelude::*;
-use proptest::test_runner::{TestCaseError, TestRunner};
-use random_hosts::{CaseSummary, JamSetup, Param, Processed, ScriptedPlugin, drive, jam_setup};
-
-/// Cases in a CI run.
-const DEFAULT_CASES: u32 = 256;
-/// Runs of at least this many cases must have answers (a short run may have none).
-const MIN_CASES_FOR_ANSWERS: u32 = 64;
-/// The longest block a script uses.
-const MAX_BLOCK_SAMPLES: u32 = 8192;
-/// Scripts as long as the engine tier's.
-const LIMITS: ScriptLimits = ScriptLimits {
-    max_segments: 24,
-    max_repeat: 48,
-    max_notes: 32,
-    max_actions: 3,
-};
+use random_hosts::{MAX_BLOCK_SAMPLES, Param, Processed, ScriptedPlugin};
 
 /// How the host sends notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,58 +242,15 @@ impl ScriptedPlugin for ClapScripted {
 #[test]
 fn given_random_hosts_and_players_when_the_clap_binary_answers_then_every_block_keeps_the_invariants()
  {
-    let cases = random_hosts::cases("ANTIPHON_BINARY_CASES", DEFAULT_CASES);
-    let config = random_hosts::config(
-        cases,
+    // Bundle before the clock starts.
+    bundle_plugin();
+    random_hosts::run_binary_cases(
+        "Antiphon.clap",
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/proptest-regressions/random_hosts_clap.txt"
         ),
-        64,
+        prop_oneof![Just(Dialect::Clap), Just(Dialect::Midi)],
+        |script, dialect| ClapScripted::start(script.sample_rate_hz, dialect),
     );
-    // Bundle before the clock starts.
-    bundle_plugin();
-    let mut runner = TestRunner::new(config);
-    let total = Cell::new(CaseSummary::default());
-    let answered = Cell::new(0u64);
-    let started = Instant::now();
-    let dialect = prop_oneof![Just(Dialect::Clap), Just(Dialect::Midi)];
-    let strategy = (host_script(LIMITS), jam_setup(), dialect);
-    let result = runner.run(
-        &strategy,
-        |(script, setup, dialect): (_, JamSetup, Dialect)| {
-            let mut plugin =
-                ClapScripted::start(script.sample_rate_hz, dialect).map_err(TestCaseError::fail)?;
-            let summary = drive(&mut plugin, &script, &setup).map_err(TestCaseError::fail)?;
-            let mut sum = total.get();
-            sum.seen += summary.seen;
-            sum.controls += summary.controls;
-            sum.restarts += summary.restarts;
-            total.set(sum);
-            answered.set(answered.get() + u64::from(summary.seen.answer_notes > 0));
-            Ok(())
-        },
-    );
-    if let Err(e) = result {
-        panic!("{e}\n{runner}");
-    }
-    let total = total.get();
-    let took: Duration = started.elapsed();
-    eprintln!(
-        "{cases} random hosts through Antiphon.clap in {:.1} s ({} cases with answer notes, {} \
-         controls, {} resets and reactivations): {}",
-        took.as_secs_f64(),
-        answered.get(),
-        total.controls,
-        total.restarts,
-        total.seen
-    );
-    // A run long enough to say something has answers in it (about 1.6 answer notes a case).
-    if cases >= MIN_CASES_FOR_ANSWERS {
-        assert!(
-            total.seen.answer_notes > u64::from(cases / 4),
-            "too few answer notes in {cases} cases: {}",
-            total.seen
-        );
-    }
 }

@@ -24,35 +24,19 @@
 
 mod random_hosts;
 
-use std::cell::Cell;
 use std::collections::HashMap;
-use std::time::Instant;
 
 use antiphon_engine::HostTransport;
-use antiphon_engine::host_script::{HostBlock, ScriptEvent, ScriptLimits, Sent, host_script};
+use antiphon_engine::host_script::{HostBlock, ScriptEvent, Sent};
 use antiphon_tests::bundle::{bundle_vst3, vst3_binary};
 use antiphon_tests::events::OutKind;
 use antiphon_tests::vst3_host::{
     ParamPoint, Vst3InputEvent, Vst3InputKind, Vst3Plugin, Vst3Setup, Vst3Transport,
 };
-use proptest::test_runner::{TestCaseError, TestRunner};
-use random_hosts::{CaseSummary, JamSetup, Param, Processed, ScriptedPlugin, drive, jam_setup};
+use proptest::strategy::Just;
+use random_hosts::{MAX_BLOCK_SAMPLES, Param, Processed, ScriptedPlugin};
 use vst3::Steinberg::Vst::ParamID;
 use vst3::Steinberg::kResultOk;
-
-/// Cases in a CI run.
-const DEFAULT_CASES: u32 = 256;
-/// Runs of at least this many cases must have answers (a short run may have none).
-const MIN_CASES_FOR_ANSWERS: u32 = 64;
-/// The longest block a script uses.
-const MAX_BLOCK_SAMPLES: u32 = 8192;
-/// Scripts as long as the engine tier's.
-const LIMITS: ScriptLimits = ScriptLimits {
-    max_segments: 24,
-    max_repeat: 48,
-    max_notes: 32,
-    max_actions: 3,
-};
 
 /// The plugin under our VST3 host, as `drive` uses it.
 struct Vst3Scripted {
@@ -248,52 +232,15 @@ impl ScriptedPlugin for Vst3Scripted {
 #[test]
 fn given_random_hosts_and_players_when_the_vst3_binary_answers_then_every_block_keeps_the_invariants()
  {
-    let cases = random_hosts::cases("ANTIPHON_BINARY_CASES", DEFAULT_CASES);
-    let config = random_hosts::config(
-        cases,
+    // Bundle before the clock starts.
+    bundle_vst3();
+    random_hosts::run_binary_cases(
+        "Antiphon.vst3",
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/proptest-regressions/random_hosts_vst3.txt"
         ),
-        64,
+        Just(()),
+        |script, ()| Vst3Scripted::start(script.sample_rate_hz),
     );
-    // Bundle before the clock starts.
-    bundle_vst3();
-    let mut runner = TestRunner::new(config);
-    let total = Cell::new(CaseSummary::default());
-    let answered = Cell::new(0u64);
-    let started = Instant::now();
-    let strategy = (host_script(LIMITS), jam_setup());
-    let result = runner.run(&strategy, |(script, setup): (_, JamSetup)| {
-        let mut plugin = Vst3Scripted::start(script.sample_rate_hz).map_err(TestCaseError::fail)?;
-        let summary = drive(&mut plugin, &script, &setup).map_err(TestCaseError::fail)?;
-        let mut sum = total.get();
-        sum.seen += summary.seen;
-        sum.controls += summary.controls;
-        sum.restarts += summary.restarts;
-        total.set(sum);
-        answered.set(answered.get() + u64::from(summary.seen.answer_notes > 0));
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}\n{runner}");
-    }
-    let total = total.get();
-    eprintln!(
-        "{cases} random hosts through Antiphon.vst3 in {:.1} s ({} cases with answer notes, {} \
-         controls, {} resets and reactivations): {}",
-        started.elapsed().as_secs_f64(),
-        answered.get(),
-        total.controls,
-        total.restarts,
-        total.seen
-    );
-    // A run long enough to say something has answers in it (about 1.6 answer notes a case).
-    if cases >= MIN_CASES_FOR_ANSWERS {
-        assert!(
-            total.seen.answer_notes > u64::from(cases / 4),
-            "too few answer notes in {cases} cases: {}",
-            total.seen
-        );
-    }
 }

@@ -27,12 +27,31 @@
 // Each test crate uses the helpers it needs.
 #![allow(dead_code)]
 
+use std::cell::Cell;
+use std::fmt::Debug;
+use std::time::Instant;
+
 use antiphon_engine::host_script::{
-    BlockBeats, HostBlock, HostScript, OutputChecker, ScriptEvent, Seen, Sent,
+    BlockBeats, HostBlock, HostScript, OutputChecker, ScriptEvent, ScriptLimits, Seen, Sent,
+    host_script,
 };
 use antiphon_engine::{AudioSettings, HostTransport, JamControl};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+
+/// Cases in a CI run.
+pub const DEFAULT_CASES: u32 = 256;
+/// Runs of at least this many cases must have answers (a short run may have none).
+pub const MIN_CASES_FOR_ANSWERS: u32 = 64;
+/// The longest block a script uses.
+pub const MAX_BLOCK_SAMPLES: u32 = 8192;
+/// Scripts as long as the engine tier's.
+pub const LIMITS: ScriptLimits = ScriptLimits {
+    max_segments: 24,
+    max_repeat: 48,
+    max_notes: 32,
+    max_actions: 3,
+};
 
 /// The number of cases: `tier_env` if set, else `PROPTEST_CASES` if set, else `default_cases`.
 pub fn cases(tier_env: &str, default_cases: u32) -> u32 {
@@ -496,6 +515,62 @@ pub fn drive(
     checker.finish()?;
     summary.seen = checker.seen();
     Ok(summary)
+}
+
+/// Runs the random-host cases through one format's binary: `ANTIPHON_BINARY_CASES` (else
+/// `PROPTEST_CASES`, else [`DEFAULT_CASES`]) scripts with their [`JamSetup`] and a `variant`
+/// of the format's own (how its host sends notes, or `()`), each case started by `start` (a
+/// plugin active and processing at the script's rate) and played by [`drive`]; failures are kept
+/// in `regressions`. Prints what the run went through (`binary` names it) and panics on a failing
+/// case, or when a run of at least [`MIN_CASES_FOR_ANSWERS`] cases has too few answer notes.
+/// The caller bundles the plugin first, so the bundling is not timed.
+pub fn run_binary_cases<V, P>(
+    binary: &str,
+    regressions: &'static str,
+    variant: impl Strategy<Value = V>,
+    start: impl Fn(&HostScript, V) -> Result<P, String>,
+) where
+    V: Debug,
+    P: ScriptedPlugin,
+{
+    let cases = cases("ANTIPHON_BINARY_CASES", DEFAULT_CASES);
+    let mut runner = TestRunner::new(config(cases, regressions, 64));
+    let total = Cell::new(CaseSummary::default());
+    let answered = Cell::new(0u64);
+    let started = Instant::now();
+    let strategy = (host_script(LIMITS), jam_setup(), variant);
+    let result = runner.run(&strategy, |(script, setup, variant)| {
+        let mut plugin = start(&script, variant).map_err(TestCaseError::fail)?;
+        let summary = drive(&mut plugin, &script, &setup).map_err(TestCaseError::fail)?;
+        let mut sum = total.get();
+        sum.seen += summary.seen;
+        sum.controls += summary.controls;
+        sum.restarts += summary.restarts;
+        total.set(sum);
+        answered.set(answered.get() + u64::from(summary.seen.answer_notes > 0));
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}\n{runner}");
+    }
+    let total = total.get();
+    eprintln!(
+        "{cases} random hosts through {binary} in {:.1} s ({} cases with answer notes, {} \
+         controls, {} resets and reactivations): {}",
+        started.elapsed().as_secs_f64(),
+        answered.get(),
+        total.controls,
+        total.restarts,
+        total.seen
+    );
+    // A run long enough to say something has answers in it (about 1.6 answer notes a case).
+    if cases >= MIN_CASES_FOR_ANSWERS {
+        assert!(
+            total.seen.answer_notes > u64::from(cases / 4),
+            "too few answer notes in {cases} cases: {}",
+            total.seen
+        );
+    }
 }
 
 #[cfg(test)]
