@@ -920,6 +920,124 @@ pub struct BlockBeats {
     pub jumped: bool,
 }
 
+/// Where a [`ClockModel`] puts a block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelledBlock {
+    /// Beat position of the block's first sample.
+    pub start_beats: f64,
+    /// Samples per quarter note in the block.
+    pub samples_per_beat: f64,
+    /// Beat position just past the block's last sample.
+    pub end_beats: f64,
+    /// The block follows the host's timeline (it plays and reports a position).
+    pub host_playing: bool,
+    /// The block does not continue the previous one.
+    pub jumped: bool,
+    /// Bar length in beats (the last time signature reported, else 4/4).
+    pub bar_len_beats: f64,
+}
+
+impl ModelledBlock {
+    /// What an [`OutputChecker`] needs of it.
+    pub fn beats(&self) -> BlockBeats {
+        BlockBeats {
+            start_beats: self.start_beats,
+            samples_per_beat: self.samples_per_beat,
+            jumped: self.jumped,
+        }
+    }
+}
+
+/// A reference model of the engine's musical clock ([`crate::MusicalClock`]), written from its
+/// documentation: where each block starts on the plugin's beat timeline, its samples per beat,
+/// and whether the timeline jumped. The engine's property tests check the engine's clock
+/// against it; a test host uses it to know the built plugin's timeline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClockModel {
+    /// End of the previous block in beats, unless the clock was reset.
+    prev_end_beats: Option<f64>,
+    /// Whether the previous block followed the host.
+    prev_host_playing: bool,
+    /// Bar length in beats, once a time signature was reported.
+    bar_len_beats: Option<f64>,
+}
+
+impl ClockModel {
+    /// Where `block` sits, given the transport `t` the clock receives, the fallback tempo it
+    /// holds and the sample rate it runs at; then moves on past the block (to its modelled end;
+    /// see [`ClockModel::continue_from`]).
+    pub fn block(
+        &mut self,
+        block: &HostBlock,
+        t: &HostTransport,
+        fallback_tempo_bpm: f64,
+        sample_rate_hz: f64,
+    ) -> ModelledBlock {
+        if block.releases_all() {
+            self.prev_end_beats = None;
+        }
+        let tempo = t
+            .tempo_bpm
+            .filter(|b| b.is_finite() && *b > 0.0)
+            .unwrap_or(fallback_tempo_bpm)
+            .clamp(1.0, 1000.0);
+        let samples_per_beat = sample_rate_hz * 60.0 / tempo;
+        let host_playing = t.playing && t.pos_beats.is_some();
+        let (start_beats, jumped) = match (host_playing, t.pos_beats, self.prev_end_beats) {
+            (true, Some(pos), Some(prev)) => (
+                pos,
+                !self.prev_host_playing || (pos - prev).abs() > 1.0 / 64.0,
+            ),
+            (true, Some(pos), None) => (pos, true),
+            (_, _, Some(prev)) => (prev, self.prev_host_playing),
+            (_, _, None) => (0.0, true),
+        };
+        if let Some((n, d)) = t.time_sig {
+            self.bar_len_beats = Some(f64::from(n) * 4.0 / f64::from(d));
+        }
+        let end_beats = start_beats + f64::from(block.len_samples) / samples_per_beat;
+        self.prev_end_beats = Some(end_beats);
+        self.prev_host_playing = host_playing;
+        ModelledBlock {
+            start_beats,
+            samples_per_beat,
+            end_beats,
+            host_playing,
+            jumped,
+            bar_len_beats: self.bar_len_beats.unwrap_or(4.0),
+        }
+    }
+
+    /// Takes `end_beats` as the end of the block just modelled (the engine's own figure, so that
+    /// a free-running next block starts exactly where the engine's did).
+    pub fn continue_from(&mut self, end_beats: f64) {
+        self.prev_end_beats = Some(end_beats);
+    }
+}
+
+/// The number of cases for a property test: `tier_env` if set, else `PROPTEST_CASES` if set,
+/// else `default_cases`.
+pub fn cases(tier_env: &str, default_cases: u32) -> u32 {
+    let read = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse().ok());
+    read(tier_env)
+        .or_else(|| read("PROPTEST_CASES"))
+        .unwrap_or(default_cases)
+}
+
+/// A proptest configuration with `cases` cases whose failures are kept in `regressions` (a path
+/// under `proptest-regressions/`, replayed first on the next run) and shrunk for at most
+/// `max_shrink_iters` steps.
+pub fn config(cases: u32, regressions: &'static str, max_shrink_iters: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct(regressions),
+        )),
+        max_shrink_iters,
+        ..ProptestConfig::default()
+    }
+}
+
 /// What an [`OutputChecker`] saw, summed over blocks (to show a run exercised something).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Seen {

@@ -15,8 +15,8 @@
 //!   when the parameter switches on; a press in the block right after a press of the same
 //!   control is not seen, as with a button held down);
 //! - `reset()` and reactivation are the format's own calls;
-//! - where each block sat on the plugin's beat timeline is worked out by [`ClockModel`], a
-//!   model of the engine's musical clock (the one the engine's property tests check the engine
+//! - where each block sat on the plugin's beat timeline is worked out by [`ClockModel`], the
+//!   engine's reference model of its musical clock (the one its property tests check the engine
 //!   against) fed with the transport as the plugin's engine receives it and the fallback tempo
 //!   as the plugin holds it, so the grid and jump rules are checked in every block.
 //!
@@ -32,12 +32,12 @@ use std::fmt::Debug;
 use std::time::Instant;
 
 use antiphon_engine::host_script::{
-    BlockBeats, HostBlock, HostScript, OutputChecker, ScriptEvent, ScriptLimits, Seen, Sent,
-    host_script,
+    self, ClockModel, HostBlock, HostScript, OutputChecker, ScriptEvent, ScriptLimits, Seen, Sent,
+    cases, host_script,
 };
 use antiphon_engine::{AudioSettings, HostTransport, JamControl};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
 /// Cases in a CI run.
 pub const DEFAULT_CASES: u32 = 256;
@@ -53,24 +53,12 @@ pub const LIMITS: ScriptLimits = ScriptLimits {
     max_actions: 3,
 };
 
-/// The number of cases: `tier_env` if set, else `PROPTEST_CASES` if set, else `default_cases`.
-pub fn cases(tier_env: &str, default_cases: u32) -> u32 {
-    let read = |name: &str| std::env::var(name).ok().and_then(|v| v.trim().parse().ok());
-    read(tier_env)
-        .or_else(|| read("PROPTEST_CASES"))
-        .unwrap_or(default_cases)
-}
-
-/// A proptest configuration with `cases` cases whose failures are kept in `regressions` (under
-/// `proptest-regressions/`, replayed first on the next run), shrinking bounded for a test whose
-/// every case loads a model (at most `max_shrink_iters` steps and five minutes).
+/// A proptest configuration for a test whose every case loads a model: [`host_script::config`]
+/// with shrinking bounded to `max_shrink_iters` steps and five minutes.
 pub fn config(cases: u32, regressions: &'static str, max_shrink_iters: u32) -> Config {
     Config {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
-        max_shrink_iters,
         max_shrink_time: 300_000,
-        ..Config::default()
+        ..host_script::config(cases, regressions, max_shrink_iters)
     }
 }
 
@@ -375,57 +363,6 @@ pub trait ScriptedPlugin {
     fn process(&mut self, block: &HostBlock) -> Result<Processed, String>;
 }
 
-/// A model of the engine's musical clock as a host can work it out (the reference model the
-/// engine's property tests check the engine's clock against, in `plugin/engine/tests/props`):
-/// where each block starts on the plugin's beat timeline, its samples per beat, and whether
-/// the timeline jumped.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClockModel {
-    /// End of the previous block in beats, unless the clock was reset.
-    prev_end_beats: Option<f64>,
-    /// Whether the previous block followed the host.
-    prev_host_playing: bool,
-}
-
-impl ClockModel {
-    /// Where `block` sat, given the transport `t` the plugin received, the fallback tempo the
-    /// plugin held and the sample rate it was activated at; then moves on past the block.
-    pub fn block(
-        &mut self,
-        block: &HostBlock,
-        t: &HostTransport,
-        fallback_tempo_bpm: f64,
-        sample_rate_hz: f64,
-    ) -> BlockBeats {
-        if block.releases_all() {
-            self.prev_end_beats = None;
-        }
-        let tempo = t
-            .tempo_bpm
-            .filter(|b| b.is_finite() && *b > 0.0)
-            .unwrap_or(fallback_tempo_bpm)
-            .clamp(1.0, 1000.0);
-        let samples_per_beat = sample_rate_hz * 60.0 / tempo;
-        let host_playing = t.playing && t.pos_beats.is_some();
-        let (start, jumped) = match (host_playing, t.pos_beats, self.prev_end_beats) {
-            (true, Some(pos), Some(prev)) => (
-                pos,
-                !self.prev_host_playing || (pos - prev).abs() > 1.0 / 64.0,
-            ),
-            (true, Some(pos), None) => (pos, true),
-            (_, _, Some(prev)) => (prev, self.prev_host_playing),
-            (_, _, None) => (0.0, true),
-        };
-        self.prev_end_beats = Some(start + f64::from(block.len_samples) / samples_per_beat);
-        self.prev_host_playing = host_playing;
-        BlockBeats {
-            start_beats: start,
-            samples_per_beat,
-            jumped,
-        }
-    }
-}
-
 /// What one case drove through, for the run's summary.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CaseSummary {
@@ -501,7 +438,9 @@ pub fn drive(
         }
         let processed = plugin.process(&block)?;
         let rate = f64::from(block.sample_rate_hz as f32);
-        let beats = clock.block(&block, &processed.transport_seen, fallback_tempo_bpm, rate);
+        let beats = clock
+            .block(&block, &processed.transport_seen, fallback_tempo_bpm, rate)
+            .beats();
         checker
             .block(&block, Some(beats), &processed.sent)
             .map_err(|e| {
