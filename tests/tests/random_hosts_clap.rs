@@ -24,10 +24,10 @@ mod random_hosts;
 use std::collections::HashMap;
 
 use antiphon_engine::HostTransport;
-use antiphon_engine::host_script::{HostBlock, ScriptEvent, Sent};
+use antiphon_engine::host_script::{HostBlock, ScriptEvent};
 use antiphon_tests::antiphon::PLUGIN_ID;
 use antiphon_tests::bundle::bundle_plugin;
-use antiphon_tests::events::{InputEvent, OutKind};
+use antiphon_tests::events::InputEvent;
 use antiphon_tests::host::PluginInstance;
 use antiphon_tests::transport::{beats_to_beattime, beattime_to_beats, seconds_to_sectime};
 use clap_sys::events::{
@@ -219,21 +219,8 @@ impl ScriptedPlugin for ClapScripted {
                 block.index
             ));
         }
-        let sent = out
-            .notes
-            .iter()
-            .map(|n| Sent {
-                offset: (n.sample - out.block_start_sample) as u32,
-                kind: match n.kind {
-                    OutKind::On => antiphon_engine::OutKind::On,
-                    OutKind::Off => antiphon_engine::OutKind::Off,
-                },
-                channel: n.channel,
-                key: n.key,
-            })
-            .collect();
         Ok(Processed {
-            sent,
+            sent: random_hosts::sent(&out.notes, out.block_start_sample),
             transport_seen: transport_seen(&transport),
         })
     }

@@ -27,9 +27,8 @@ mod random_hosts;
 use std::collections::HashMap;
 
 use antiphon_engine::HostTransport;
-use antiphon_engine::host_script::{HostBlock, ScriptEvent, Sent};
+use antiphon_engine::host_script::{HostBlock, ScriptEvent};
 use antiphon_tests::bundle::{bundle_vst3, vst3_binary};
-use antiphon_tests::events::OutKind;
 use antiphon_tests::vst3_host::{
     ParamPoint, Vst3InputEvent, Vst3InputKind, Vst3Plugin, Vst3Setup, Vst3Transport,
 };
@@ -209,21 +208,8 @@ impl ScriptedPlugin for Vst3Scripted {
         if block.transport.playing {
             self.played_samples += i64::from(block.len_samples);
         }
-        let sent = out
-            .notes
-            .iter()
-            .map(|n| Sent {
-                offset: (n.sample - out.block_start_sample) as u32,
-                kind: match n.kind {
-                    OutKind::On => antiphon_engine::OutKind::On,
-                    OutKind::Off => antiphon_engine::OutKind::Off,
-                },
-                channel: n.channel,
-                key: n.key,
-            })
-            .collect();
         Ok(Processed {
-            sent,
+            sent: random_hosts::sent(&out.notes, out.block_start_sample),
             transport_seen: self.transport_seen(&transport),
         })
     }

@@ -36,6 +36,7 @@ use antiphon_engine::host_script::{
     cases, host_script,
 };
 use antiphon_engine::{AudioSettings, HostTransport, JamControl};
+use antiphon_tests::events::{OutEvent, OutKind};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
@@ -348,6 +349,22 @@ pub struct Processed {
     pub sent: Vec<Sent>,
     /// The transport as the plugin's engine received it (after the format's conversions).
     pub transport_seen: HostTransport,
+}
+
+/// The note events of a block that started at `block_start_sample`, as the checker takes them.
+pub fn sent(notes: &[OutEvent], block_start_sample: u64) -> Vec<Sent> {
+    notes
+        .iter()
+        .map(|n| Sent {
+            offset: (n.sample - block_start_sample) as u32,
+            kind: match n.kind {
+                OutKind::On => antiphon_engine::OutKind::On,
+                OutKind::Off => antiphon_engine::OutKind::Off,
+            },
+            channel: n.channel,
+            key: n.key,
+        })
+        .collect()
 }
 
 /// One format's host, as [`drive`] uses it.
