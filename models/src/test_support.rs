@@ -32,6 +32,14 @@ pub struct TinyEncoding {
     pub classes: usize,
 }
 
+/// Melody RNN, one-hot encoding over 48..84 (the shipped Melody RNN's), transposed to C.
+pub const MELODY_ONEHOT: TinyEncoding = TinyEncoding {
+    family: "melody",
+    encoding: r#"{"name":"melody_onehot","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
+    input_size: 38,
+    classes: 38,
+};
+
 /// Melody RNN, lookback encoding over 48..84, transposed to C.
 pub const MELODY_LOOKBACK: TinyEncoding = TinyEncoding {
     family: "melody",

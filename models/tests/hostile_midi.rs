@@ -10,10 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-use antiphon_models::midi_file::{self, FileNote, MAX_MIDI_BYTES, MidiNotes};
+use antiphon_models::midi_file::{self, MAX_MIDI_BYTES, MidiNotes};
 use antiphon_models::test_support::hostile::bit_flipped;
 use antiphon_models::test_support::midi::{
-    check_notes, chunk, header, honest_chunk, note_events, small_format_1, vlq,
+    check_notes, chunk, header, honest_chunk, note_events, sixteenths, small_format_1, vlq,
 };
 
 /// What a file must give.
@@ -66,19 +66,6 @@ fn one_track(events: &[u8]) -> Vec<u8> {
     let mut file = header(0, 1, 480);
     file.extend(honest_chunk(b"MTrk", events));
     file
-}
-
-/// `count` sixteenth notes cycling over two octaves from C3, back to back.
-fn many_notes(count: usize) -> Vec<FileNote> {
-    (0..count)
-        .map(|i| FileNote {
-            pitch: 48 + (i % 24) as u8,
-            velocity: 80,
-            channel: 0,
-            start_quarters: i as f64 * 0.25,
-            end_quarters: (i + 1) as f64 * 0.25,
-        })
-        .collect()
 }
 
 /// The hand-made cases.
@@ -261,7 +248,7 @@ fn table() -> Vec<(String, Vec<u8>, Expect)> {
         ),
         (
             "100k_notes",
-            midi_file::write(&many_notes(100_000), 120.0),
+            midi_file::write(&sixteenths(100_000), 120.0),
             Expect::Notes(100_000),
         ),
         (
@@ -384,7 +371,7 @@ fn the_fuzz_corpus_and_its_regressions_replay_without_a_panic() {
 
 #[test]
 fn the_100k_note_file_reads_back_note_for_note() {
-    let notes = many_notes(100_000);
+    let notes = sixteenths(100_000);
     let back: MidiNotes = midi_file::parse(&midi_file::write(&notes, 96.0)).unwrap();
     assert_eq!(back.notes.len(), notes.len());
     assert_eq!(back.notes.first(), notes.first());

@@ -17,11 +17,11 @@ use antiphon_models::generate::load_generator;
 use antiphon_models::midi_file::{self, FileNote};
 use antiphon_models::session::{MAX_MODEL_BYTES, ModelSource};
 use antiphon_models::test_support::hostile::{
-    self, GraphIo, bit_flipped, truncated, with_declared_last_dim, with_extra_metadata,
-    with_metadata, with_output_renamed,
+    self, GraphIo, bit_flipped, melody_basic, tiny_melody_with_state, truncated,
+    with_declared_last_dim, with_extra_metadata, with_metadata, with_output_renamed,
 };
-use antiphon_models::test_support::{TinyEncoding, identity_model_bytes};
-use antiphon_models::{GenerateRequest, ModelError, Rng, StepControl, StepNote, shipped};
+use antiphon_models::test_support::{MELODY_ONEHOT, TinyEncoding, identity_model_bytes};
+use antiphon_models::{GenerateRequest, ModelError, Rng, StepControl, StepNote};
 
 /// The longest a case may take before it counts as a hang.
 const CASE_LIMIT: Duration = Duration::from_secs(120);
@@ -32,22 +32,6 @@ const GENERATED_STEPS: usize = 32;
 fn runtime_dirs() -> Vec<PathBuf> {
     vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/onnxruntime")]
 }
-
-/// The bytes of the shipped Melody RNN.
-fn melody_basic() -> &'static [u8] {
-    match shipped::MELODY_BASIC {
-        ModelSource::Embedded { bytes, .. } => bytes,
-        ModelSource::File(_) => unreachable!("shipped models are embedded"),
-    }
-}
-
-/// Melody RNN's one-hot encoding over 48..84, for a tiny model.
-const MELODY_ONEHOT: TinyEncoding = TinyEncoding {
-    family: "melody",
-    encoding: r#"{"name":"melody_onehot","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
-    input_size: 38,
-    classes: 38,
-};
 
 /// What a hostile file must give.
 #[derive(Debug, Clone)]
@@ -373,31 +357,26 @@ fn byte_cases() -> Vec<Case> {
     ));
     // A tiny model passes its state through: declaring the input 2^40 wide makes the output
     // as wide, and the contract must refuse it before anything allocates that much.
-    let tiny = MELODY_ONEHOT.model_bytes("tiny_melody");
-    let state_width = |width: i64| {
-        with_declared_last_dim(
-            &with_declared_last_dim(&tiny, GraphIo::Input, "state_in.0", width),
-            GraphIo::Output,
-            "state_out.0",
-            width,
-        )
-    };
     cases.push(Case::new(
         "declares_state_2_pow_40",
-        state_width(1 << 40),
+        tiny_melody_with_state(1 << 40),
         Expect::Refused(&["state_in.0", "1099511627776"]),
     ));
     cases.push(Case::new(
         "declares_state_2_pow_62",
-        state_width(1 << 62),
+        tiny_melody_with_state(1 << 62),
         Expect::Refused(&["state_in.0"]),
     ));
     cases.push(Case::new(
         "declares_state_40000",
-        state_width(40_000),
+        tiny_melody_with_state(40_000),
         Expect::Refused(&["state_in.0", "32768"]),
     ));
-    cases.push(Case::new("tiny_melody", tiny, Expect::Works));
+    cases.push(Case::new(
+        "tiny_melody",
+        MELODY_ONEHOT.model_bytes("tiny_melody"),
+        Expect::Works,
+    ));
     cases.push(Case::new(
         "logits_renamed",
         with_output_renamed(model, "logits", "scores"),

@@ -5,31 +5,17 @@
 //! The WAV test needs a General MIDI SoundFont (Debian: `apt install timgm6mb-soundfont`, or
 //! `$ANTIPHON_SOUNDFONT`); without one it fails unless `ANTIPHON_TEST_WITHOUT_SOUNDFONT=1`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use antiphon_models::midi_file::{self, FileNote, MidiNotes};
-
-/// The binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_antiphon");
+use common::{BIN, generate};
 
 /// A fresh, empty folder for one test's files.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("antiphon-generate-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs `antiphon generate ARGS` in `dir` with no SoundFont named in the environment.
-fn generate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("generate")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("ANTIPHON_SOUNDFONT")
-        .output()
-        .unwrap()
+    common::scratch("generate", test)
 }
 
 /// Asserts the run succeeded, showing its output if not.

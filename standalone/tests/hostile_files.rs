@@ -6,38 +6,24 @@
 //! The files are made at test time from the shipped Melody RNN and from small MIDI files
 //! (`antiphon_models::test_support`); the huge ones are sparse.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use antiphon_models::midi_file::{self, FileNote};
-use antiphon_models::session::ModelSource;
-use antiphon_models::shipped;
 use antiphon_models::test_support::hostile::{
-    GraphIo, bit_flipped, truncated, with_declared_last_dim, with_metadata,
+    bit_flipped, melody_basic, tiny_melody_with_state, truncated, with_metadata,
 };
-use antiphon_models::test_support::midi::{chunk, header, honest_chunk, small_format_1};
-use antiphon_models::test_support::{TinyEncoding, identity_model_bytes};
-
-/// The binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_antiphon");
+use antiphon_models::test_support::identity_model_bytes;
+use antiphon_models::test_support::midi::{
+    chunk, header, honest_chunk, sixteenths, small_format_1,
+};
+use common::generate;
 
 /// A fresh, empty folder for one test's files.
 fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("antiphon-hostile-{test}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs `antiphon generate ARGS` in `dir` with no SoundFont named in the environment.
-fn generate(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("generate")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("ANTIPHON_SOUNDFONT")
-        .output()
-        .unwrap()
+    common::scratch("hostile", test)
 }
 
 /// Checks a failed run: exit status 1, exactly one line on stderr, `antiphon: …`, naming
@@ -76,31 +62,6 @@ fn check_one_line_error(
             output.status
         ))
     }
-}
-
-/// The shipped Melody RNN's bytes.
-fn melody_basic() -> &'static [u8] {
-    match shipped::MELODY_BASIC {
-        ModelSource::Embedded { bytes, .. } => bytes,
-        ModelSource::File(_) => unreachable!("shipped models are embedded"),
-    }
-}
-
-/// A tiny Melody RNN whose state passes through, declared `width` wide.
-fn tiny_melody_with_state(width: i64) -> Vec<u8> {
-    let tiny = TinyEncoding {
-        family: "melody",
-        encoding: r#"{"name":"melody_onehot","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
-        input_size: 38,
-        classes: 38,
-    }
-    .model_bytes("tiny");
-    with_declared_last_dim(
-        &with_declared_last_dim(&tiny, GraphIo::Input, "state_in.0", width),
-        GraphIo::Output,
-        "state_out.0",
-        width,
-    )
 }
 
 #[test]
@@ -291,19 +252,6 @@ fn every_hostile_primer_file_is_one_line_and_exit_1() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// `count` sixteenth notes over two octaves from C3, back to back from beat 0.
-fn sixteenths(count: usize) -> Vec<FileNote> {
-    (0..count)
-        .map(|i| FileNote {
-            pitch: 48 + (i % 24) as u8,
-            velocity: 80,
-            channel: 0,
-            start_quarters: i as f64 * 0.25,
-            end_quarters: (i + 1) as f64 * 0.25,
-        })
-        .collect()
 }
 
 #[test]

@@ -15,10 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use antiphon_models::session::ModelSource;
-use antiphon_models::shipped;
-use antiphon_models::test_support::TinyEncoding;
-use antiphon_models::test_support::hostile::{GraphIo, with_declared_last_dim, with_metadata};
+use antiphon_models::test_support::hostile::{melody_basic, tiny_melody_with_state, with_metadata};
 use antiphon_tests::antiphon::{
     assert_refusal_logged, load_with_channel_2_thru, log_into, param, play_call_expect_thru_only,
 };
@@ -27,31 +24,6 @@ use antiphon_tests::jam::NoteDialect;
 use antiphon_tests::nice_state;
 use antiphon_tests::util::TempDir;
 use serde_json::Value;
-
-/// The shipped Melody RNN's bytes.
-fn melody_basic() -> &'static [u8] {
-    match shipped::MELODY_BASIC {
-        ModelSource::Embedded { bytes, .. } => bytes,
-        ModelSource::File(_) => unreachable!("shipped models are embedded"),
-    }
-}
-
-/// A tiny Melody RNN whose state passes through, declared `width` floats wide.
-fn tiny_melody_with_state(width: i64) -> Vec<u8> {
-    let tiny = TinyEncoding {
-        family: "melody",
-        encoding: r#"{"name":"melody_onehot","min_pitch":48,"max_pitch":84,"steps_per_quarter":4,"transpose_to_key":0}"#,
-        input_size: 38,
-        classes: 38,
-    }
-    .model_bytes("tiny");
-    with_declared_last_dim(
-        &with_declared_last_dim(&tiny, GraphIo::Input, "state_in.0", width),
-        GraphIo::Output,
-        "state_out.0",
-        width,
-    )
-}
 
 /// Writes the hostile files into `dir`; returns their paths.
 fn hostile_files(dir: &Path) -> Vec<PathBuf> {

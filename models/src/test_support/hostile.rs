@@ -7,6 +7,26 @@
 //! fields, the field on the way to the edit is parsed in turn, and everything is written back
 //! with fresh lengths. Fields the edit does not touch keep their bytes.
 
+/// The bytes of the shipped Melody RNN (the real model the hostile files are made from).
+pub fn melody_basic() -> &'static [u8] {
+    match crate::shipped::MELODY_BASIC {
+        crate::session::ModelSource::Embedded { bytes, .. } => bytes,
+        crate::session::ModelSource::File(_) => unreachable!("shipped models are embedded"),
+    }
+}
+
+/// A tiny Melody RNN ([`super::MELODY_ONEHOT`]) whose state passes through, declared `width`
+/// floats wide on both sides (a width of 2^40 asks a loader for 4 TiB).
+pub fn tiny_melody_with_state(width: i64) -> Vec<u8> {
+    let tiny = super::MELODY_ONEHOT.model_bytes("tiny");
+    with_declared_last_dim(
+        &with_declared_last_dim(&tiny, GraphIo::Input, "state_in.0", width),
+        GraphIo::Output,
+        "state_out.0",
+        width,
+    )
+}
+
 /// A protobuf field value, by wire type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wire {

@@ -2,7 +2,21 @@
 //! [`crate::midi_file::parse`] accepts must have. The fuzz target (`models/fuzz`) and the
 //! table test (`models/tests/hostile_midi.rs`) check the same properties.
 
-use crate::midi_file::MidiNotes;
+use crate::midi_file::{FileNote, MidiNotes};
+
+/// `count` sixteenth notes cycling over two octaves from C3, back to back from beat 0 (a
+/// primer as long as a test needs, e.g. 100,000 notes).
+pub fn sixteenths(count: usize) -> Vec<FileNote> {
+    (0..count)
+        .map(|i| FileNote {
+            pitch: 48 + (i % 24) as u8,
+            velocity: 80,
+            channel: 0,
+            start_quarters: i as f64 * 0.25,
+            end_quarters: (i + 1) as f64 * 0.25,
+        })
+        .collect()
+}
 
 /// A MIDI variable-length quantity (up to 28 bits; larger values are written with as many
 /// 7-bit groups as they need, which is not valid MIDI: a hostile file may have that).
