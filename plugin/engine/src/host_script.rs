@@ -64,6 +64,15 @@ impl ScriptLimits {
         max_notes: 40,
         max_actions: 3,
     };
+
+    /// A little shorter than [`ScriptLimits::DEFAULT`], for the tiers whose every block waits
+    /// for a real model's answer (the engine with its worker, the built plugin binaries).
+    pub const WITH_MODEL: Self = Self {
+        max_segments: 24,
+        max_repeat: 48,
+        max_notes: 32,
+        max_actions: 3,
+    };
 }
 
 impl Default for ScriptLimits {

@@ -27,13 +27,6 @@ mod support;
 
 /// Cases in a CI run.
 const DEFAULT_CASES: u32 = 256;
-/// Scripts a little shorter than the scheduler tier's: every block waits for the worker.
-const ENGINE_LIMITS: ScriptLimits = ScriptLimits {
-    max_segments: 24,
-    max_repeat: 48,
-    max_notes: 32,
-    max_actions: 3,
-};
 /// How long the test waits for the worker after a block before going on without it.
 const WORKER_WAIT: Duration = Duration::from_secs(10);
 
@@ -169,7 +162,7 @@ fn given_random_hosts_and_players_when_the_model_answers_then_every_block_keeps_
     let answered = Cell::new(0u64);
     let generated = Cell::new(0u64);
     let waits_missed = Cell::new(0u64);
-    let strategy = (host_script(ENGINE_LIMITS), jam_setup());
+    let strategy = (host_script(ScriptLimits::WITH_MODEL), jam_setup());
     let started = Cell::new(Duration::ZERO);
     let result = runner.run(&strategy, |(script, setup)| {
         let t0 = std::time::Instant::now();

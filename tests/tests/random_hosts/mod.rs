@@ -46,13 +46,6 @@ pub const DEFAULT_CASES: u32 = 256;
 pub const MIN_CASES_FOR_ANSWERS: u32 = 64;
 /// The longest block a script uses.
 pub const MAX_BLOCK_SAMPLES: u32 = 8192;
-/// Scripts as long as the engine tier's.
-pub const LIMITS: ScriptLimits = ScriptLimits {
-    max_segments: 24,
-    max_repeat: 48,
-    max_notes: 32,
-    max_actions: 3,
-};
 
 /// A proptest configuration for a test whose every case loads a model: [`host_script::config`]
 /// with shrinking bounded to `max_shrink_iters` steps and five minutes.
@@ -494,7 +487,7 @@ pub fn run_binary_cases<V, P>(
     let total = Cell::new(CaseSummary::default());
     let answered = Cell::new(0u64);
     let started = Instant::now();
-    let strategy = (host_script(LIMITS), jam_setup(), variant);
+    let strategy = (host_script(ScriptLimits::WITH_MODEL), jam_setup(), variant);
     let result = runner.run(&strategy, |(script, setup, variant)| {
         let mut plugin = start(&script, variant).map_err(TestCaseError::fail)?;
         let summary = drive(&mut plugin, &script, &setup).map_err(TestCaseError::fail)?;
