@@ -490,6 +490,20 @@ pub fn wait_for_log(
 /// How long the log may take to show the refusal.
 pub const LOG_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Points the persisted `model_path` of `plugin` at `model` (through a saved state).
+pub fn set_model_path(plugin: &mut PluginInstance, model: &Path) {
+    let mut state = crate::nice_state::decode(&plugin.save_state().unwrap()).unwrap();
+    crate::nice_state::set_persisted_field(
+        &mut state,
+        "model_path",
+        &serde_json::Value::String(model.to_string_lossy().into_owned()),
+    )
+    .unwrap();
+    plugin
+        .load_state(&crate::nice_state::encode(&state))
+        .unwrap();
+}
+
 /// Sets `NICE_LOG` to a file in `dir`; returns the file.
 pub fn log_into(dir: &TempDir) -> PathBuf {
     let nice_log = dir.path().join("nice.log");

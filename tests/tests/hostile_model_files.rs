@@ -18,12 +18,10 @@ use std::path::{Path, PathBuf};
 use antiphon_models::test_support::hostile::{melody_basic, tiny_melody_with_state, with_metadata};
 use antiphon_tests::antiphon::{
     assert_refusal_logged, load_with_channel_2_thru, log_into, param, play_call_expect_thru_only,
+    set_model_path,
 };
-use antiphon_tests::host::PluginInstance;
 use antiphon_tests::jam::NoteDialect;
-use antiphon_tests::nice_state;
 use antiphon_tests::util::TempDir;
-use serde_json::Value;
 
 /// Writes the hostile files into `dir`; returns their paths.
 fn hostile_files(dir: &Path) -> Vec<PathBuf> {
@@ -60,18 +58,6 @@ fn hostile_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap();
     files.push(huge);
     files
-}
-
-/// Points the persisted `model_path` of `plugin` at `model` (through a saved state).
-fn set_model_path(plugin: &mut PluginInstance, model: &Path) {
-    let mut state = nice_state::decode(&plugin.save_state().unwrap()).unwrap();
-    nice_state::set_persisted_field(
-        &mut state,
-        "model_path",
-        &Value::String(model.to_string_lossy().into_owned()),
-    )
-    .unwrap();
-    plugin.load_state(&nice_state::encode(&state)).unwrap();
 }
 
 #[test]

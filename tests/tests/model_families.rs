@@ -30,14 +30,12 @@ use antiphon_tests::antiphon::{
     ENV_NICE_LOG, SAMPLE_RATE, SAMPLES_PER_BEAT, SIXTEENTH_SAMPLES, assert_balanced,
     assert_clean_blocks, assert_on_grid, assert_only_call_and_answer_channels, check_thru,
     describe, expected_answer_window, load_with_channel_2_thru, one_bar_call, ons_from, param,
-    play_call_expect_thru_only, start_jam, wait_for_log,
+    play_call_expect_thru_only, set_model_path, start_jam, wait_for_log,
 };
 use antiphon_tests::events::OutEvent;
 use antiphon_tests::host::PluginInstance;
 use antiphon_tests::jam::{NoteDialect, PhraseNote};
-use antiphon_tests::nice_state;
 use antiphon_tests::util::{TempDir, lines_with_all};
-use serde_json::Value;
 
 /// The GM drum channel index (MIDI channel 10).
 const DRUM_CHANNEL: u8 = 9;
@@ -156,18 +154,6 @@ const PERFORMANCE_STEP_SAMPLES: u64 = 480;
 /// Model = Melody, the shipped `melody_basic`.
 fn melody() -> Family {
     Family::shipped("Melody", "melody_basic")
-}
-
-/// Points the persisted `model_path` of `plugin` at `model` (through a saved state).
-fn set_model_path(plugin: &mut PluginInstance, model: &Path) {
-    let mut state = nice_state::decode(&plugin.save_state().unwrap()).unwrap();
-    nice_state::set_persisted_field(
-        &mut state,
-        "model_path",
-        &Value::String(model.to_string_lossy().into_owned()),
-    )
-    .unwrap();
-    plugin.load_state(&nice_state::encode(&state)).unwrap();
 }
 
 /// Loads the plugin with "Model" = `model` (and channel 2, thru; a tiny model written into
