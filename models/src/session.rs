@@ -291,8 +291,9 @@ fn check_shape(name: &str, found: &[i64], expected: &[usize]) -> Result<(), Mode
 }
 
 /// A session builder with Antiphon's options: one thread, no spinning (many instances stay
-/// cheap), all graph optimisations.
-fn configure(
+/// cheap), all graph optimisations. Public so that tools timing ONNX Runtime against this crate
+/// (`cargo xtask compare-ort`) use exactly these options.
+pub fn configure(
     env: &ort::environment::Environment,
 ) -> Result<ort::session::builder::SessionBuilder, String> {
     let text = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();

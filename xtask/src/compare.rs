@@ -24,11 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use antiphon_models::session::{ModelSource, RnnState};
+use antiphon_models::session::{self, ModelSource, RnnState};
 use antiphon_models::{StepModel, primers, runtime, shipped};
 use anyhow::{Context, Result, anyhow, bail};
 use ort::memory::Allocator;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, Tensor};
 use serde_json::{Value, json};
@@ -311,22 +310,12 @@ fn time_calls(
     (0..calls).map(|_| call()).collect()
 }
 
-/// A session over `path` with the options of `models/src/session.rs` (`configure`).
+/// A session over `path` with the options of [`session::configure`], the ones every model of
+/// the project runs with.
 fn session(runtime_dirs: &[PathBuf], path: &Path) -> Result<Session> {
     let env = runtime::environment(runtime_dirs)?;
-    let text = |e: ort::Error<ort::session::builder::SessionBuilder>| anyhow!("{e}");
-    Session::builder(env)
-        .map_err(|e| anyhow!("{e}"))?
-        .with_intra_threads(1)
-        .map_err(text)?
-        .with_inter_threads(1)
-        .map_err(text)?
-        .with_intra_op_spinning(false)
-        .map_err(text)?
-        .with_inter_op_spinning(false)
-        .map_err(text)?
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .map_err(text)?
+    session::configure(env)
+        .map_err(|e| anyhow!("session options: {e}"))?
         .commit_from_file(path)
         .map_err(|e| anyhow!("{}: {e}", path.display()))
 }
