@@ -22,6 +22,7 @@ pub const PRIMER_BEATS: f64 = 8.0;
 
 /// Magenta's seed primer, as `antiphon generate` plays it by default (its `SEED_PRIMER`): G#5 G#5
 /// D#6 D#6 F6 F6 in eighth notes, then D#6 for a quarter note; `(pitch, start_beats, end_beats)`.
+/// A unit test of `antiphon generate` checks that its text and these notes agree.
 pub const MAGENTA_SEED_BEATS: [(u8, f64, f64); 7] = [
     (80, 0.0, 0.5),
     (80, 0.5, 1.0),

@@ -301,6 +301,21 @@ mod tests {
     }
 
     #[test]
+    fn given_the_seed_primer_text_when_parsed_then_it_is_the_models_crate_seed_primer() {
+        // Given the command line's default primer and the copy the benchmarks step from
+        let parsed = crate::phrase_arg::parse_notes(SEED_PRIMER).unwrap();
+        // Then both are the same notes, so the seed-job benchmark times the seed job
+        let parsed: Vec<(u8, f64, f64)> = parsed
+            .iter()
+            .map(|n| (n.key, n.start_beats, n.end_beats))
+            .collect();
+        assert_eq!(
+            parsed,
+            antiphon_models::primers::MAGENTA_SEED_BEATS.to_vec()
+        );
+    }
+
+    #[test]
     fn given_a_primer_of_at_most_64_bars_when_trimmed_then_it_is_unchanged() {
         let mut primer = vec![note(60, 0.0, 1.0), note(62, 255.0, 256.0)];
         let before = primer.clone();
