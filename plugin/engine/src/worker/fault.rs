@@ -1,6 +1,7 @@
 //! Failures on purpose, for tests only: a [`FaultPlan`] makes the worker panic or its model
 //! fail at a chosen point, so the supervisor's recovery (report, end the answer notes, restart)
-//! can be tested through the real worker thread and the built plugin.
+//! can be tested through the real worker thread and the built plugin; or makes the model slow
+//! (`slow-notes:MS`), so a test can show what a render does with a model that cannot keep up.
 //!
 //! Nothing fails unless asked: the engine tests hand a plan to
 //! [`crate::instance::start_with_faults`]; a host-level test sets the environment variable
@@ -16,7 +17,7 @@ use antiphon_models::{
 
 /// The environment variable read once when an instance starts its worker: a [`FaultPlan`] in
 /// the form [`FaultPlan::parse`] reads (`panic-in-answer:N`, `error-in-answer:N`,
-/// `panic-on-start:K`). Unset or empty: no faults.
+/// `panic-on-start:K`, `slow-notes:MS`). Unset or empty: no faults.
 pub const FAULT_ENV: &str = "ANTIPHON_FAULT";
 
 /// What goes wrong in the chosen answer.
@@ -57,6 +58,9 @@ pub struct FaultPlan {
     start_panics: AtomicU32,
     /// Faults that fired so far (starts included).
     fired: AtomicU64,
+    /// Milliseconds the model takes on top of its own time for every note it generates (0:
+    /// none): a model too slow for real time, not a failure.
+    note_delay_ms: AtomicU32,
 }
 
 impl FaultPlan {
@@ -66,7 +70,8 @@ impl FaultPlan {
     }
 
     /// Reads a plan: `panic-in-answer:N` (the N-th answer, N ≥ 1, panics), `error-in-answer:N`
-    /// (its model run fails), `panic-on-start:K` (the first K starts of the worker panic).
+    /// (its model run fails), `panic-on-start:K` (the first K starts of the worker panic),
+    /// `slow-notes:MS` (every generated note takes MS ms longer, MS ≥ 1).
     pub fn parse(spec: &str) -> Result<Self, String> {
         let plan = Self::new();
         let (what, count) = spec
@@ -85,10 +90,13 @@ impl FaultPlan {
             "panic-on-start" => plan
                 .start_panics
                 .store(u32::try_from(count).unwrap_or(u32::MAX), Ordering::Release),
+            "slow-notes" => plan
+                .note_delay_ms
+                .store(u32::try_from(count).unwrap_or(u32::MAX), Ordering::Release),
             other => {
                 return Err(format!(
                     "{FAULT_ENV}: unknown fault {other:?} (panic-in-answer, error-in-answer, \
-                     panic-on-start)"
+                     panic-on-start, slow-notes)"
                 ));
             }
         }
@@ -123,6 +131,12 @@ impl FaultPlan {
     /// Arms `fault` for the next answer the worker generates (a speculative one included).
     pub fn fail_next_answer(&self, fault: Fault) {
         self.arm_answer(fault, self.answers.load(Ordering::Acquire) + 1);
+    }
+
+    /// How much longer every generated note takes (`slow-notes`); zero when the model runs at
+    /// its own speed.
+    pub fn note_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.note_delay_ms.load(Ordering::Acquire)))
     }
 
     /// Faults that fired so far.
@@ -161,7 +175,8 @@ impl FaultPlan {
     }
 }
 
-/// A model that fails in the answer its [`FaultPlan`] chose, and runs normally otherwise.
+/// A model that fails in the answer its [`FaultPlan`] chose, and runs normally otherwise (slowed
+/// down note by note when the plan says so).
 struct FaultyGenerator {
     /// The real model.
     inner: Box<dyn Generator>,
@@ -190,7 +205,15 @@ impl Generator for FaultyGenerator {
         on_note: &mut dyn FnMut(GeneratedNote) -> StepControl,
     ) -> Result<GenerateStats, ModelError> {
         let Some(fault) = self.plan.next_answer() else {
-            return self.inner.generate(request, rng, on_note);
+            let delay = self.plan.note_delay();
+            if delay.is_zero() {
+                return self.inner.generate(request, rng, on_note);
+            }
+            let mut slow = |note: GeneratedNote| {
+                std::thread::sleep(delay);
+                on_note(note)
+            };
+            return self.inner.generate(request, rng, &mut slow);
         };
         // The answer's first note goes out (it is in the answer ring when the fault hits);
         // then the fault hits inside the model's own loop.
@@ -229,6 +252,11 @@ mod tests {
 
         let plan = FaultPlan::parse(" error-in-answer : 1 ").unwrap();
         assert_eq!(plan.next_answer(), Some(Fault::InferenceError));
+
+        let plan = FaultPlan::parse("slow-notes:20").unwrap();
+        assert_eq!(plan.note_delay(), std::time::Duration::from_millis(20));
+        assert_eq!(plan.next_answer(), None, "a slow model does not fail");
+        assert_eq!(FaultPlan::new().note_delay(), std::time::Duration::ZERO);
 
         let plan = FaultPlan::parse("panic-on-start:2").unwrap();
         for _ in 0..2 {
