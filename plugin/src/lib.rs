@@ -8,6 +8,7 @@ pub mod clap_shim;
 pub mod editor;
 pub mod events;
 pub mod params;
+pub mod vst3_shim;
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -423,5 +424,4 @@ impl Vst3Plugin for Antiphon {
 }
 
 // The CLAP entry is `clap_shim`'s: nice-plug's plugin behind a thin layer that can send notes as
-// raw MIDI (see `clap_shim`).
-nice_export_vst3!(Antiphon);
+// raw MIDI. The VST3 entry is `vst3_shim`'s: nice-plug's plugin with its offline mode mended.

@@ -88,16 +88,10 @@ impl Vst3Scripted {
         Ok(this)
     }
 
-    /// Activates offline at `sample_rate_hz`.
-    ///
-    /// NOTE: nice-plug 0.4.2's VST3 wrapper records the process mode of the *previous*
-    /// `setupProcessing` in the buffer config the plugin is activated with (it stores the
-    /// config before it reads the new mode), so a host's first `kOffline` setup reaches the
-    /// plugin as real time. This host sets up twice so the plugin renders offline, as the
-    /// cases need.
+    /// Activates offline at `sample_rate_hz` (one `setupProcessing`, as a host does:
+    /// Antiphon's VST3 entry mends nice-plug's mode lag, see `offline_slow_model.rs`).
     fn activate(&mut self, sample_rate_hz: f64) -> Result<(), String> {
         let setup = setup(sample_rate_hz);
-        self.plugin.setup_processing(setup).map_err(|e| e.0)?;
         self.plugin.activate(setup).map_err(|e| e.0)?;
         self.sample_rate_hz = sample_rate_hz;
         Ok(())
