@@ -401,7 +401,7 @@ pub fn sent_notes(sent: &[SentInput]) -> Vec<OutEvent> {
                 velocity,
             }),
             InputKind::Midi { data } => normalise_midi(s.sample, data),
-            InputKind::ParamValue { .. } => None,
+            InputKind::ParamValue { .. } | InputKind::Transport(_) => None,
         })
         .collect()
 }

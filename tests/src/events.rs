@@ -13,8 +13,9 @@ use std::ffi::c_void;
 
 use clap_sys::events::{
     CLAP_CORE_EVENT_SPACE_ID, CLAP_EVENT_MIDI, CLAP_EVENT_NOTE_OFF, CLAP_EVENT_NOTE_ON,
-    CLAP_EVENT_PARAM_VALUE, clap_event_header, clap_event_midi, clap_event_note,
-    clap_event_param_value, clap_event_transport, clap_input_events, clap_output_events,
+    CLAP_EVENT_PARAM_VALUE, CLAP_EVENT_TRANSPORT, clap_event_header, clap_event_midi,
+    clap_event_note, clap_event_param_value, clap_event_transport, clap_input_events,
+    clap_output_events,
 };
 use clap_sys::id::clap_id;
 
@@ -60,6 +61,9 @@ pub enum InputKind {
         /// The new value, within the parameter's `min_value..=max_value`.
         value: f64,
     },
+    /// `CLAP_EVENT_TRANSPORT` inside the block: from this sample on, the transport is this one
+    /// (a seek, a stop or a tempo change in the middle of a block).
+    Transport(crate::transport::TransportInfo),
 }
 
 impl InputEvent {
@@ -156,7 +160,8 @@ union EventSlot {
     midi: clap_event_midi,
     /// `CLAP_EVENT_PARAM_VALUE`.
     param: clap_event_param_value,
-    /// `CLAP_EVENT_TRANSPORT` (not sent by default; the transport goes in `clap_process`).
+    /// `CLAP_EVENT_TRANSPORT` inside a block ([`InputKind::Transport`]; the block's own
+    /// transport goes in `clap_process`).
     transport: clap_event_transport,
 }
 
@@ -283,6 +288,15 @@ fn encode(event: &InputEvent) -> EventSlot {
                 channel: -1,
                 key: -1,
                 value,
+            },
+        },
+        InputKind::Transport(info) => EventSlot {
+            transport: clap_event_transport {
+                header: header(
+                    std::mem::size_of::<clap_event_transport>(),
+                    CLAP_EVENT_TRANSPORT,
+                ),
+                ..info.to_clap()
             },
         },
     }
