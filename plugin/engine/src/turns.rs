@@ -50,7 +50,8 @@ pub fn trade_turn_due(
 
 /// Accompany: Antiphon plays bar after bar while the player plays. The first bar is the first
 /// bar line after the player's first note, made just before it starts (so it hears the player's
-/// whole first bar); each next bar is made one bar ahead of the playhead.
+/// whole first bar); each next bar is made a little ahead of its bar line (a beat, at most a
+/// bar), so it hears what the player played up to then.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccompanyBars {
     /// Start of the next bar to generate; `None` while not accompanying.
@@ -78,13 +79,15 @@ impl AccompanyBars {
     /// The bar to generate now, as (start, end), if one is due. `player_active`: the player has
     /// played recently; without that, accompanying stops (bars already made still play).
     /// `first_lead_beats` (> 0): how long before the first bar starts it is made — a grid step,
-    /// or a block when blocks are longer.
+    /// or a block when blocks are longer. `lead_beats`: how long before each next bar starts it
+    /// is made, taken within `first_lead_beats..=` a bar.
     pub fn due(
         &mut self,
         grid: BarGrid,
         playhead_beats: f64,
         player_active: bool,
         first_lead_beats: f64,
+        lead_beats: f64,
     ) -> Option<(f64, f64)> {
         if !player_active {
             self.next_bar_beats = None;
@@ -102,7 +105,11 @@ impl AccompanyBars {
                 next
             }
         };
-        let lead = if self.first { first_lead_beats } else { bar };
+        let lead = if self.first {
+            first_lead_beats
+        } else {
+            lead_beats.max(first_lead_beats).min(bar)
+        };
         if playhead_beats < next - lead {
             return None;
         }
@@ -211,45 +218,80 @@ mod tests {
     }
 
     #[test]
-    fn given_a_player_when_accompanying_then_the_first_bar_waits_for_its_line_and_the_rest_come_a_bar_ahead()
+    fn given_a_player_when_accompanying_then_the_first_bar_waits_for_its_line_and_the_rest_come_a_beat_ahead()
      {
         let mut acc = AccompanyBars::new();
-        assert_eq!(acc.due(GRID, 1.0, false, 0.25), None);
+        assert_eq!(acc.due(GRID, 1.0, false, 0.25, 1.0), None);
         assert_eq!(
-            acc.due(GRID, 1.0, true, 0.25),
+            acc.due(GRID, 1.0, true, 0.25, 1.0),
             None,
             "bar 4 is made at 3.75"
         );
         assert!(acc.is_playing());
-        assert_eq!(acc.due(GRID, 3.5, true, 0.25), None);
-        assert_eq!(acc.due(GRID, 3.75, true, 0.25), Some((4.0, 8.0)));
-        assert_eq!(acc.due(GRID, 3.8, true, 0.25), None);
+        assert_eq!(acc.due(GRID, 3.5, true, 0.25, 1.0), None);
+        assert_eq!(acc.due(GRID, 3.75, true, 0.25, 1.0), Some((4.0, 8.0)));
+        assert_eq!(acc.due(GRID, 3.8, true, 0.25, 1.0), None);
         assert_eq!(
-            acc.due(GRID, 4.0, true, 0.25),
-            Some((8.0, 12.0)),
-            "a bar ahead"
+            acc.due(GRID, 6.9, true, 0.25, 1.0),
+            None,
+            "bar 8 waits for beat 7"
         );
-        assert_eq!(acc.due(GRID, 5.0, true, 0.25), None);
-        assert_eq!(acc.due(GRID, 8.0, true, 0.25), Some((12.0, 16.0)));
-        assert_eq!(acc.due(GRID, 8.5, false, 0.25), None, "the player stopped");
+        assert_eq!(
+            acc.due(GRID, 7.0, true, 0.25, 1.0),
+            Some((8.0, 12.0)),
+            "a beat ahead"
+        );
+        assert_eq!(acc.due(GRID, 8.0, true, 0.25, 1.0), None);
+        assert_eq!(acc.due(GRID, 11.0, true, 0.25, 1.0), Some((12.0, 16.0)));
+        assert_eq!(
+            acc.due(GRID, 12.5, false, 0.25, 1.0),
+            None,
+            "the player stopped"
+        );
         assert!(!acc.is_playing());
-        assert_eq!(acc.due(GRID, 9.0, true, 0.25), None, "starts again: bar 12");
-        assert_eq!(acc.due(GRID, 11.8, true, 0.25), Some((12.0, 16.0)));
+        assert_eq!(
+            acc.due(GRID, 13.0, true, 0.25, 1.0),
+            None,
+            "starts again: bar 16"
+        );
+        assert_eq!(acc.due(GRID, 15.8, true, 0.25, 1.0), Some((16.0, 20.0)));
+    }
+
+    #[test]
+    fn given_a_lead_out_of_range_when_accompanying_then_it_is_held_between_the_first_lead_and_a_bar()
+     {
+        let mut acc = AccompanyBars::new();
+        acc.due(GRID, 1.0, true, 0.25, 9.0);
+        assert_eq!(acc.due(GRID, 3.75, true, 0.25, 9.0), Some((4.0, 8.0)));
+        assert_eq!(
+            acc.due(GRID, 4.0, true, 0.25, 9.0),
+            Some((8.0, 12.0)),
+            "never more than a bar ahead"
+        );
+        let mut acc = AccompanyBars::new();
+        acc.due(GRID, 1.0, true, 0.5, 0.1);
+        assert_eq!(acc.due(GRID, 3.5, true, 0.5, 0.1), Some((4.0, 8.0)));
+        assert_eq!(acc.due(GRID, 7.4, true, 0.5, 0.1), None);
+        assert_eq!(
+            acc.due(GRID, 7.5, true, 0.5, 0.1),
+            Some((8.0, 12.0)),
+            "never later than the first lead"
+        );
     }
 
     #[test]
     fn given_a_bar_line_right_at_the_playhead_when_accompanying_starts_then_it_takes_the_next() {
         let mut acc = AccompanyBars::new();
-        assert_eq!(acc.due(GRID, 3.9, true, 0.25), None);
-        assert_eq!(acc.due(GRID, 7.75, true, 0.25), Some((8.0, 12.0)));
+        assert_eq!(acc.due(GRID, 3.9, true, 0.25, 1.0), None);
+        assert_eq!(acc.due(GRID, 7.75, true, 0.25, 1.0), Some((8.0, 12.0)));
     }
 
     #[test]
     fn given_a_stalled_clock_when_accompanying_then_it_starts_again_ahead_of_the_playhead() {
         let mut acc = AccompanyBars::new();
-        acc.due(GRID, 3.8, true, 0.25);
-        assert_eq!(acc.due(GRID, 30.0, true, 0.25), None);
-        assert_eq!(acc.due(GRID, 31.9, true, 0.25), Some((32.0, 36.0)));
+        acc.due(GRID, 3.8, true, 0.25, 1.0);
+        assert_eq!(acc.due(GRID, 30.0, true, 0.25, 1.0), None);
+        assert_eq!(acc.due(GRID, 31.9, true, 0.25, 1.0), Some((32.0, 36.0)));
     }
 
     #[test]

@@ -69,6 +69,9 @@ const MAX_LENGTH_LEAD_BEATS: f64 = 1.0;
 const OUTBOX_LIMIT: usize = 65_536;
 /// Accompany: bars of context (the player's notes and Antiphon's own) primed before each bar.
 const ACCOMPANY_CONTEXT_BARS: f64 = 2.0;
+/// Accompany: how long before its bar line each bar after the first is made, in beats (at most
+/// a bar): it hears the player up to then, and a beat leaves every model ample time.
+const ACCOMPANY_LEAD_BEATS: f64 = 1.0;
 /// A model that finished loading waits for the next bar line, but never longer than the time
 /// to that bar line at the current tempo plus this (the audio may have stopped running).
 const SWAP_GRACE: Duration = Duration::from_millis(500);
@@ -1082,7 +1085,7 @@ impl Worker {
 
     /// Accompany: while the player has played in the last Max Call Length bars, Antiphon plays
     /// bar after bar from the bar line after their first note ([`AccompanyBars`]), each bar made
-    /// from the last two bars of the player's notes and its own.
+    /// a beat before it starts from the last two bars of the player's notes and its own.
     fn follow_accompany(&mut self, playhead: f64) {
         let grid = self.grid();
         let bar = grid.bar_len_beats;
@@ -1098,7 +1101,10 @@ impl Worker {
         let Some(lead) = self.lead_beats() else {
             return;
         };
-        let Some((start, _end)) = self.accompany.due(grid, playhead, active, lead) else {
+        let Some((start, _end)) =
+            self.accompany
+                .due(grid, playhead, active, lead, ACCOMPANY_LEAD_BEATS)
+        else {
             return;
         };
         let from = start - ACCOMPANY_CONTEXT_BARS * bar;
