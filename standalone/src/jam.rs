@@ -197,7 +197,9 @@ pub fn run(job: &JamJob) -> Result<(), String> {
         .map_err(|e| format!("cannot start the MIDI thread: {e}"))?;
 
     let show_status = std::io::stderr().is_terminal();
+    let mut failures_told = 0;
     while !stop.load(Ordering::Acquire) && !thread.is_finished() {
+        failures_told = report_worker_failures(&shared, failures_told, show_status);
         if show_status {
             print_status(job, &model_name, &shared, &status);
         }
@@ -217,11 +219,31 @@ pub fn run(job: &JamJob) -> Result<(), String> {
     let send_errors = status.send_errors.load(Ordering::Relaxed);
     eprintln!(
         "antiphon jam: stopped, every note off ({} answers played, {} late notes, {overruns} \
-         overruns, {send_errors} send errors)",
+         overruns, {send_errors} send errors, {} model failures)",
         shared.answers_played.load(Ordering::Relaxed),
         shared.late_notes.load(Ordering::Relaxed),
+        shared.worker_failures.load(Ordering::Relaxed),
     );
     Ok(())
+}
+
+/// Says on stderr, on a line of its own, the latest worker failure (a panic, or a model run
+/// that failed) once its text is written, when more than `told` have happened; returns how many
+/// have been said now. The jam goes on: the supervisor ended the answer's notes, thru continues,
+/// and the worker restarts with the same model.
+fn report_worker_failures(shared: &Shared, told: u64, on_status_line: bool) -> u64 {
+    let failures = shared.worker_failures.load(Ordering::Acquire);
+    if failures <= told {
+        return told;
+    }
+    // The count is raised before the text is written: wait for the text of this failure.
+    let failure = shared.status_text().failure;
+    if !failure.contains(&format!("(failure {failures};")) {
+        return told;
+    }
+    let clear = if on_status_line { "\r\x1b[K" } else { "" };
+    eprintln!("{clear}antiphon jam: {failure}; the answer's notes were ended, MIDI thru goes on");
+    failures
 }
 
 /// Rewrites the terminal status line: mode, model, listening or answering, tempo.
@@ -241,10 +263,14 @@ fn print_status(job: &JamJob, model: &str, shared: &Shared, status: &DriverStatu
     let mut err = std::io::stderr().lock();
     let _ = write!(
         err,
-        "\r\x1b[Kmode: {} | model: {model} | {state} | {:.1} BPM ({clock}) | late notes: {}",
+        "\r\x1b[Kmode: {} | model: {model} | {state} | {:.1} BPM ({clock}) | late notes: {}{}",
         shared.settings.mode().as_str(),
         status.tempo_bpm.load(Ordering::Relaxed),
         shared.late_notes.load(Ordering::Relaxed),
+        match shared.worker_failures.load(Ordering::Relaxed) {
+            0 => String::new(),
+            n => format!(" | model failures: {n}"),
+        },
     );
     let _ = err.flush();
 }

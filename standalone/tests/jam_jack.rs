@@ -236,9 +236,15 @@ struct Jam {
 impl Jam {
     /// Starts `antiphon jam ARGS` on `jack` and waits until it plays (the model loaded).
     fn start(jack: &Jack, args: &[&str]) -> Self {
+        Self::start_with_env(jack, args, &[])
+    }
+
+    /// [`Jam::start`] with these environment variables set for the jam.
+    fn start_with_env(jack: &Jack, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_antiphon"))
             .arg("jam")
             .args(args)
+            .envs(env.iter().copied())
             .env("JACK_DEFAULT_SERVER", &jack.name)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -266,6 +272,19 @@ impl Jam {
             );
             if line.contains("Ctrl-C ends") {
                 return jam;
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for a stderr line that `wanted` accepts, and returns it.
+    fn wait_for_line(&self, wanted: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no such line from antiphon jam within {timeout:?}: {e}"),
             }
         }
     }
@@ -665,6 +684,65 @@ fn jam_on_its_own_clock_leads_midi_clock_and_sigint_mid_answer_ends_every_note()
             .map(|h| (h.key, h.on_beats))
             .collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn jam_says_a_model_failure_on_a_line_of_its_own_plays_on_and_answers_the_next_call() {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(jack) = Jack::start("fault", &guard) else {
+        return;
+    };
+    let client = Client::new();
+    // The engine's test-only fault injection: the worker panics in the first answer it makes.
+    let jam = Jam::start_with_env(
+        &jack,
+        &[
+            "--in",
+            "jamtest:call",
+            "--out",
+            "jamtest:answer",
+            "--name",
+            "jamfault",
+            "--tempo",
+            "120",
+            "--seed",
+            "7",
+        ],
+        &[("ANTIPHON_FAULT", "panic-in-answer:1")],
+    );
+    let t0 = Instant::now();
+    play_call(&client, t0, 0.5);
+    let line = jam.wait_for_line(|l| l.contains("(failure 1;"), Duration::from_secs(20));
+    assert!(
+        line.starts_with("antiphon jam: the worker panicked: injected fault")
+            && line.contains("MIDI thru goes on"),
+        "{line}"
+    );
+    // The restarted worker answers the next call.
+    let before = client.received().len();
+    play_call(&client, Instant::now(), 0.5);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !client.received()[before..]
+        .iter()
+        .any(|r| r.bytes[0] == 0x90 | ANSWER_CHANNEL && r.bytes[2] > 0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no answer to the call after the failure within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let last = jam.interrupt();
+    assert!(
+        last.contains("every note off") && last.contains("1 model failures"),
+        "{last}"
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let heard = notes(&client.received(), t0);
+    for h in &heard {
+        assert!(h.off_beats.is_some(), "stuck note: {h:?} in {heard:#?}");
+    }
+    eprintln!("{line}\n{last}");
 }
 
 #[test]
