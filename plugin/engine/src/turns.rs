@@ -9,8 +9,8 @@ use crate::clock::BarGrid;
 pub struct Turn {
     /// Where the player's turn began.
     pub player_start_beats: f64,
-    /// Where the call is cut: one grid step before the player's turn ends. Notes after it are
-    /// not heard in this answer.
+    /// Where the call is cut: the lead (a grid step, at least a 16th) before the player's turn
+    /// ends. Notes after it are not heard in this answer.
     pub cut_beats: f64,
     /// Where Antiphon's turn starts (a bar line).
     pub start_beats: f64,
@@ -78,9 +78,9 @@ impl AccompanyBars {
 
     /// The bar to generate now, as (start, end), if one is due. `player_active`: the player has
     /// played recently; without that, accompanying stops (bars already made still play).
-    /// `first_lead_beats` (> 0): how long before the first bar starts it is made — a grid step,
-    /// or a block when blocks are longer. `lead_beats`: how long before each next bar starts it
-    /// is made, taken within `first_lead_beats..=` a bar.
+    /// `first_lead_beats` (> 0): how long before the first bar starts it is made — a grid step
+    /// (at least a 16th), or a block when blocks are longer. `lead_beats`: how long before each
+    /// next bar starts it is made, taken within `first_lead_beats..=` a bar.
     pub fn due(
         &mut self,
         grid: BarGrid,

@@ -67,6 +67,8 @@ const OFFLINE_POLL: Duration = Duration::from_micros(100);
 const MAX_LENGTH_LEAD_BEATS: f64 = 1.0;
 /// Most answer messages held back while the answer ring is full.
 const OUTBOX_LIMIT: usize = 65_536;
+/// The shortest time a Trade turn or Accompany's first bar is made before its bar line: a 16th.
+const MIN_LEAD_BEATS: f64 = 0.25;
 /// Accompany: bars of context (the player's notes and Antiphon's own) primed before each bar.
 const ACCOMPANY_CONTEXT_BARS: f64 = 2.0;
 /// Accompany: how long before its bar line each bar after the first is made, in beats (at most
@@ -1038,14 +1040,19 @@ impl Worker {
     }
 
     /// How long before its bar line a Trade turn or Accompany's first bar is made: a grid step
-    /// of the model at the current tempo, or a block when blocks are longer (an offline
+    /// of the model at the current tempo but at least a 16th (Performance RNN's 10 ms steps
+    /// would leave its primer too little time), or a block when blocks are longer (an offline
     /// render's), so it is ready before the block that holds the bar line. `None` without a
     /// model.
     fn lead_beats(&self) -> Option<f64> {
         let generator = self.generator.as_ref()?;
         let tempo = self.shared.tempo_bpm.load(Ordering::Relaxed);
         let step_beats = 1.0 / f64::from(generator.info().encoding.steps_per_quarter_at(tempo));
-        Some(step_beats.max(self.shared.block_len_beats.load(Ordering::Relaxed)))
+        Some(
+            step_beats
+                .max(MIN_LEAD_BEATS)
+                .max(self.shared.block_len_beats.load(Ordering::Relaxed)),
+        )
     }
 
     /// Trade: one grid step before the player's turn ends, answers what they played in it, in
