@@ -374,6 +374,56 @@ pub fn play_one_call(plugin: &mut PluginInstance, dialect: NoteDialect) -> HostR
     })
 }
 
+/// `notes` as the note-on and note-off inputs a host sends, at session samples (beats ×
+/// `samples_per_beat`, rounded), in time order.
+pub fn phrase_inputs(notes: &[PhraseNote], samples_per_beat: f64) -> Vec<SentInput> {
+    let at = |beats: f64| (beats * samples_per_beat).round() as u64;
+    let mut inputs = Vec::new();
+    for n in notes {
+        inputs.push(SentInput {
+            sample: at(n.start_beats),
+            kind: InputKind::NoteOn {
+                channel: n.channel,
+                key: n.key,
+                velocity: f32::from(n.velocity_midi) / 127.0,
+            },
+        });
+        inputs.push(SentInput {
+            sample: at(n.start_beats + n.length_beats),
+            kind: InputKind::NoteOff {
+                channel: n.channel,
+                key: n.key,
+                velocity: 0.0,
+            },
+        });
+    }
+    inputs.sort_by_key(|i| i.sample);
+    inputs
+}
+
+/// Asserts that on each of `channels`, every note-on of `outputs` has its note-off, every
+/// note-off ends a note, and no note is struck again while it sounds.
+pub fn assert_no_stuck_notes(outputs: &[OutEvent], channels: &[u8], who: &str) {
+    for &channel in channels {
+        let events: Vec<OutEvent> = outputs
+            .iter()
+            .filter(|e| e.channel == channel)
+            .copied()
+            .collect();
+        let ledger = crate::jam::NoteLedger::new(&events);
+        assert!(
+            ledger.unpaired_ons.is_empty()
+                && ledger.offs_without_on.is_empty()
+                && ledger.retriggers.is_empty(),
+            "{who}: channel index {channel}: note-ons without note-off {:?}, note-offs without \
+             note-on {:?}, notes struck again while sounding {:?}",
+            ledger.unpaired_ons,
+            ledger.offs_without_on,
+            ledger.retriggers
+        );
+    }
+}
+
 /// The note events (normalised like outputs) that were sent into the plugin.
 pub fn sent_notes(sent: &[SentInput]) -> Vec<OutEvent> {
     sent.iter()

@@ -554,6 +554,36 @@ pub enum Vst3InputKind {
     },
 }
 
+/// The note inputs of `inputs` (at session samples) that fall in the block `start..end`, as
+/// VST3 events at their offsets in it. Panics on an input that is not a note.
+pub fn vst3_notes_in_block(
+    inputs: &[crate::jam::SentInput],
+    start: u64,
+    end: u64,
+) -> Vec<Vst3InputEvent> {
+    use crate::events::InputKind;
+    inputs
+        .iter()
+        .filter(|i| (start..end).contains(&i.sample))
+        .map(|i| Vst3InputEvent {
+            offset_samples: (i.sample - start) as u32,
+            kind: match i.kind {
+                InputKind::NoteOn {
+                    channel,
+                    key,
+                    velocity,
+                } => Vst3InputKind::NoteOn {
+                    channel,
+                    key,
+                    velocity,
+                },
+                InputKind::NoteOff { channel, key, .. } => Vst3InputKind::NoteOff { channel, key },
+                other => panic!("not a note, for this VST3 host: {other:?}"),
+            },
+        })
+        .collect()
+}
+
 /// The transport of one block as a VST3 host reports it in `ProcessContext`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Vst3Transport {
@@ -574,6 +604,25 @@ pub struct Vst3Transport {
 }
 
 impl Vst3Transport {
+    /// A transport in 4/4 at `tempo_bpm`, `position_beats` at the block's first sample (session
+    /// sample `project_time_samples`), playing or stopped there, without a cycle.
+    pub fn in_4_4(
+        playing: bool,
+        tempo_bpm: f64,
+        position_beats: f64,
+        project_time_samples: i64,
+    ) -> Self {
+        Self {
+            playing,
+            tempo_bpm: Some(tempo_bpm),
+            position_beats: Some(position_beats),
+            bar_start_beats: Some((position_beats / 4.0).floor() * 4.0),
+            time_sig: Some((4, 4)),
+            cycle_beats: None,
+            project_time_samples,
+        }
+    }
+
     /// The `ProcessContext` for this transport at `sample_rate_hz`.
     pub fn to_context(&self, sample_rate_hz: f64) -> ProcessContext {
         // SAFETY: ProcessContext is plain numbers; all zero is a valid value.

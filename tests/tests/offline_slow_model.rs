@@ -17,14 +17,14 @@
 
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, AnswerWindow, BEATS_PER_BAR, CALL_CHANNEL, DEFAULT_SILENCE_BEATS, SAMPLE_RATE,
-    SAMPLES_PER_BEAT, TEMPO_BPM, assert_on_the_grid, describe, expected_answer_window,
-    load_with_channel_2_thru, one_bar_call, param,
+    SAMPLES_PER_BEAT, TEMPO_BPM, assert_no_stuck_notes, assert_on_the_grid, describe,
+    expected_answer_window, load_with_channel_2_thru, one_bar_call, param, phrase_inputs,
 };
 use antiphon_tests::bundle::{bundle_vst3, vst3_binary};
-use antiphon_tests::events::{InputKind, OutEvent, OutKind};
-use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, NoteLedger, Pacing, SentInput};
+use antiphon_tests::events::{OutEvent, OutKind};
+use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, Pacing, PhraseNote, SentInput};
 use antiphon_tests::vst3_host::{
-    ParamPoint, Vst3InputEvent, Vst3InputKind, Vst3Plugin, Vst3Setup, Vst3Transport,
+    ParamPoint, Vst3Plugin, Vst3Setup, Vst3Transport, vst3_notes_in_block,
 };
 use vst3::Steinberg::kResultOk;
 
@@ -42,7 +42,7 @@ const SEED: u32 = 7;
 const FIRST_CALL_BEATS: f64 = 4.0;
 
 /// The calls of a render and the window each answer is due in.
-fn calls() -> Vec<(Vec<antiphon_tests::jam::PhraseNote>, AnswerWindow)> {
+fn calls() -> Vec<(Vec<PhraseNote>, AnswerWindow)> {
     let mut start_beats = FIRST_CALL_BEATS;
     (0..CALLS)
         .map(|_| {
@@ -78,21 +78,7 @@ fn answer_ons(outputs: &[OutEvent]) -> usize {
 
 /// Asserts every note of `outputs` ended, and every answer note-on lies in a window, on the grid.
 fn assert_whole_and_on_the_grid(outputs: &[OutEvent], who: &str) {
-    for channel in [CALL_CHANNEL, ANSWER_CHANNEL] {
-        let events: Vec<OutEvent> = outputs
-            .iter()
-            .filter(|e| e.channel == channel)
-            .copied()
-            .collect();
-        let ledger = NoteLedger::new(&events);
-        assert!(
-            ledger.unpaired_ons.is_empty() && ledger.offs_without_on.is_empty(),
-            "{who}: channel index {channel}: note-ons without note-off {:?}, note-offs without \
-             note-on {:?}",
-            ledger.unpaired_ons,
-            ledger.offs_without_on
-        );
-    }
+    assert_no_stuck_notes(outputs, &[CALL_CHANNEL, ANSWER_CHANNEL], who);
     let mut in_windows = 0;
     for (_, window) in calls() {
         let (start, end) = window.samples(SAMPLES_PER_BEAT);
@@ -143,32 +129,10 @@ fn clap_render(offline: bool) -> Vec<OutEvent> {
     jam.outputs().to_vec()
 }
 
-/// The calls as VST3 input events at absolute samples.
+/// The calls as a host's inputs at session samples.
 fn vst3_inputs() -> Vec<SentInput> {
-    let at = |beats: f64| (beats * SAMPLES_PER_BEAT).round() as u64;
-    let mut inputs = Vec::new();
-    for (call, _) in calls() {
-        for n in &call {
-            inputs.push(SentInput {
-                sample: at(n.start_beats),
-                kind: InputKind::NoteOn {
-                    channel: n.channel,
-                    key: n.key,
-                    velocity: f32::from(n.velocity_midi) / 127.0,
-                },
-            });
-            inputs.push(SentInput {
-                sample: at(n.start_beats + n.length_beats),
-                kind: InputKind::NoteOff {
-                    channel: n.channel,
-                    key: n.key,
-                    velocity: 0.0,
-                },
-            });
-        }
-    }
-    inputs.sort_by_key(|i| i.sample);
-    inputs
+    let notes: Vec<PhraseNote> = calls().into_iter().flat_map(|(call, _)| call).collect();
+    phrase_inputs(&notes, SAMPLES_PER_BEAT)
 }
 
 /// Activates `plugin` (one `setupProcessing`, offline or real time), renders the calls with
@@ -201,38 +165,13 @@ fn vst3_render(plugin: &mut Vst3Plugin, offline: bool) -> Vec<OutEvent> {
     let mut start = 0u64;
     while start < end_sample {
         let end = start + u64::from(RENDER_BLOCK_SAMPLES);
-        let position_beats = start as f64 / SAMPLES_PER_BEAT;
-        let transport = Vst3Transport {
-            playing: true,
-            tempo_bpm: Some(TEMPO_BPM),
-            position_beats: Some(position_beats),
-            bar_start_beats: Some((position_beats / BEATS_PER_BAR).floor() * BEATS_PER_BAR),
-            time_sig: Some((4, 4)),
-            cycle_beats: None,
-            project_time_samples: start as i64,
-        };
-        let events: Vec<Vst3InputEvent> = inputs
-            .iter()
-            .filter(|i| (start..end).contains(&i.sample))
-            .map(|i| Vst3InputEvent {
-                offset_samples: (i.sample - start) as u32,
-                kind: match i.kind {
-                    InputKind::NoteOn {
-                        channel,
-                        key,
-                        velocity,
-                    } => Vst3InputKind::NoteOn {
-                        channel,
-                        key,
-                        velocity,
-                    },
-                    InputKind::NoteOff { channel, key, .. } => {
-                        Vst3InputKind::NoteOff { channel, key }
-                    }
-                    other => panic!("no such input in this test: {other:?}"),
-                },
-            })
-            .collect();
+        let transport = Vst3Transport::in_4_4(
+            true,
+            TEMPO_BPM,
+            start as f64 / SAMPLES_PER_BEAT,
+            start as i64,
+        );
+        let events = vst3_notes_in_block(&inputs, start, end);
         let out = plugin
             .process(RENDER_BLOCK_SAMPLES, &events, &params, &transport)
             .unwrap();

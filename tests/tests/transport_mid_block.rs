@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, AnswerWindow, BEATS_PER_BAR, CALL_CHANNEL, DEFAULT_SILENCE_BEATS, SAMPLE_RATE,
-    TEMPO_BPM, check_thru, describe, expected_answer_window, load_with_channel_2_thru,
-    one_bar_call,
+    TEMPO_BPM, assert_no_stuck_notes, check_thru, describe, expected_answer_window,
+    load_with_channel_2_thru, one_bar_call,
 };
 use antiphon_tests::events::{InputEvent, InputKind, OutEvent, OutKind};
 use antiphon_tests::host::PluginInstance;
@@ -300,24 +300,11 @@ impl MidBlockJam {
     /// Asserts: every note ended, blocks clean, thru exact.
     fn assert_clean(&self) {
         assert!(self.bad_blocks.is_empty(), "{:?}", self.bad_blocks);
-        for channel in [CALL_CHANNEL, ANSWER_CHANNEL] {
-            let events: Vec<OutEvent> = self
-                .outputs
-                .iter()
-                .filter(|e| e.channel == channel)
-                .copied()
-                .collect();
-            let ledger = NoteLedger::new(&events);
-            assert!(
-                ledger.unpaired_ons.is_empty()
-                    && ledger.offs_without_on.is_empty()
-                    && ledger.retriggers.is_empty(),
-                "channel index {channel}: stuck {:?}, stray offs {:?}, struck again {:?}",
-                ledger.unpaired_ons,
-                ledger.offs_without_on,
-                ledger.retriggers
-            );
-        }
+        assert_no_stuck_notes(
+            &self.outputs,
+            &[CALL_CHANNEL, ANSWER_CHANNEL],
+            "mid-block jam",
+        );
         check_thru(&self.sent, &self.outputs, CALL_CHANNEL).unwrap();
     }
 

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 
 use antiphon_tests::antiphon::{
     AnswerWindow, BEATS_PER_BAR, BLOCK_SAMPLES, CALL_CHANNEL, DEFAULT_SILENCE_BEATS, SAMPLE_RATE,
-    SAMPLES_PER_BEAT, SIXTEENTH_SAMPLES, TEMPO_BPM, assert_on_the_grid, check_thru, describe,
-    expected_answer_window, one_bar_call, param,
+    SAMPLES_PER_BEAT, SIXTEENTH_SAMPLES, TEMPO_BPM, assert_no_stuck_notes, assert_on_the_grid,
+    check_thru, describe, expected_answer_window, one_bar_call, param, phrase_inputs,
 };
 use antiphon_tests::bundle::{bundle_vst3, vst3_binary};
-use antiphon_tests::events::{InputKind, OutEvent, OutKind};
-use antiphon_tests::jam::{NoteLedger, SentInput};
+use antiphon_tests::events::{OutEvent, OutKind};
+use antiphon_tests::jam::NoteLedger;
 use antiphon_tests::vst3_host::{
-    ParamPoint, Vst3InputEvent, Vst3InputKind, Vst3Plugin, Vst3Setup, Vst3Transport,
+    ParamPoint, Vst3Plugin, Vst3Setup, Vst3Transport, vst3_notes_in_block,
 };
 use vst3::Steinberg::kResultOk;
 
@@ -91,26 +91,7 @@ fn given_a_call_of_four_notes_when_played_through_the_vst3_binary_then_the_answe
 
     // The call, as events at absolute samples.
     let call = one_bar_call(4.0);
-    let mut inputs: Vec<SentInput> = Vec::new();
-    for n in &call {
-        let at = |beats: f64| (beats * SAMPLES_PER_BEAT).round() as u64;
-        inputs.push(SentInput {
-            sample: at(n.start_beats),
-            kind: InputKind::NoteOn {
-                channel: n.channel,
-                key: n.key,
-                velocity: f32::from(n.velocity_midi) / 127.0,
-            },
-        });
-        inputs.push(SentInput {
-            sample: at(n.start_beats + n.length_beats),
-            kind: InputKind::NoteOff {
-                channel: n.channel,
-                key: n.key,
-                velocity: 0.0,
-            },
-        });
-    }
+    let inputs = phrase_inputs(&call, SAMPLES_PER_BEAT);
     let window: AnswerWindow = expected_answer_window(&call, DEFAULT_SILENCE_BEATS, BEATS_PER_BAR);
     let stop_sample = (STOP_BEATS * SAMPLES_PER_BEAT) as u64;
     let after_stop_blocks =
@@ -130,38 +111,13 @@ fn given_a_call_of_four_notes_when_played_through_the_vst3_binary_then_the_answe
             stop_block_start = Some(start);
         }
         let position_samples = start.min(stop_block_start.unwrap_or(start));
-        let position_beats = position_samples as f64 / SAMPLES_PER_BEAT;
-        let transport = Vst3Transport {
+        let transport = Vst3Transport::in_4_4(
             playing,
-            tempo_bpm: Some(TEMPO_BPM),
-            position_beats: Some(position_beats),
-            bar_start_beats: Some((position_beats / BEATS_PER_BAR).floor() * BEATS_PER_BAR),
-            time_sig: Some((4, 4)),
-            cycle_beats: None,
-            project_time_samples: position_samples as i64,
-        };
-        let events: Vec<Vst3InputEvent> = inputs
-            .iter()
-            .filter(|i| (start..end).contains(&i.sample))
-            .map(|i| Vst3InputEvent {
-                offset_samples: (i.sample - start) as u32,
-                kind: match i.kind {
-                    InputKind::NoteOn {
-                        channel,
-                        key,
-                        velocity,
-                    } => Vst3InputKind::NoteOn {
-                        channel,
-                        key,
-                        velocity,
-                    },
-                    InputKind::NoteOff { channel, key, .. } => {
-                        Vst3InputKind::NoteOff { channel, key }
-                    }
-                    other => panic!("no such input in this test: {other:?}"),
-                },
-            })
-            .collect();
+            TEMPO_BPM,
+            position_samples as f64 / SAMPLES_PER_BEAT,
+            position_samples as i64,
+        );
+        let events = vst3_notes_in_block(&inputs, start, end);
         let out = plugin
             .process(BLOCK_SAMPLES, &events, &params, &transport)
             .unwrap();
@@ -216,21 +172,7 @@ fn given_a_call_of_four_notes_when_played_through_the_vst3_binary_then_the_answe
     );
     // Every note ended: each note-on has its note-off, and what sounded when the transport
     // stopped ended at the first sample of the first stopped block.
-    for channel in [CALL_CHANNEL, ANSWER_CHANNEL] {
-        let events: Vec<OutEvent> = outputs
-            .iter()
-            .filter(|e| e.channel == channel)
-            .copied()
-            .collect();
-        let ledger = NoteLedger::new(&events);
-        assert!(
-            ledger.unpaired_ons.is_empty() && ledger.offs_without_on.is_empty(),
-            "channel index {channel}: note-ons without note-off {:?}, note-offs without note-on \
-             {:?}",
-            ledger.unpaired_ons,
-            ledger.offs_without_on
-        );
-    }
+    assert_no_stuck_notes(&outputs, &[CALL_CHANNEL, ANSWER_CHANNEL], "VST3 jam");
     let ledger = NoteLedger::new(&answer);
     let sounding_at_stop: Vec<_> = ledger
         .notes
