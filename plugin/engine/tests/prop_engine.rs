@@ -196,8 +196,13 @@ fn given_random_hosts_and_players_when_the_model_answers_then_every_block_keeps_
         waits_missed.get()
     );
     eprintln!("starting the instances took {:?}", started.get());
+    // The invariants are only worth something if the model played: most random scripts never
+    // let a call end and its answer sound (a stop, a jump, bypass or a mode change comes
+    // first), but a sixth to a quarter do (39 to 65 of 256 in nine runs, with 238 to 801
+    // answer notes); a sixteenth is the floor.
     assert!(
-        total.answer_notes > u64::from(cases),
-        "too few answer notes: {total}"
+        answered.get() >= u64::from(cases) / 16,
+        "too few cases with answer notes ({} of {cases}): {total}",
+        answered.get()
     );
 }
