@@ -1055,8 +1055,9 @@ impl Worker {
         )
     }
 
-    /// Trade: one grid step before the player's turn ends, answers what they played in it, in
-    /// Antiphon's turn of the same length. A silent turn is answered with silence.
+    /// Trade: the lead ([`Worker::lead_beats`]) before the player's turn ends, answers what they
+    /// played in it, in Antiphon's turn of the same length. A silent turn is answered with
+    /// silence.
     fn follow_trade(&mut self, playhead: f64) {
         let Some(cut_beats) = self.lead_beats() else {
             return;
