@@ -262,15 +262,25 @@ impl MidBlockJam {
             .copied()
     }
 
-    /// Runs blocks until an answer note sounds, at most until `until_beats`; whether one does.
+    /// Runs blocks until an answer note sounds at a block start from which the next 16th grid
+    /// line lies beyond [`EVENT_OFFSET`] (answer notes end on grid lines, so none can end on its
+    /// own before an event there), at most until `until_beats`; whether it came to that.
     fn run_until_answer_sounds(&mut self, until_beats: f64) -> bool {
         while self.timeline.beats_at(self.now_sample) < until_beats {
             self.block(None);
-            if !self.answer_sounding().is_empty() {
+            if !self.answer_sounding().is_empty() && self.no_grid_line_before_the_event() {
                 return true;
             }
         }
         false
+    }
+
+    /// Whether the next block has no 16th grid line in `0..=EVENT_OFFSET`.
+    fn no_grid_line_before_the_event(&self) -> bool {
+        let t = self.timeline.transport_at(self.now_sample);
+        let line_beats = (t.position_beats * 4.0 - 1e-9).ceil() / 4.0;
+        let to_line_samples = (line_beats - t.position_beats) * samples_per_beat(t.tempo_bpm);
+        to_line_samples > f64::from(EVENT_OFFSET) + 1.0
     }
 
     /// Ends the jam: the transport stops at a block start, a quarter second runs, and the
