@@ -261,6 +261,30 @@ pub fn load_with_channel_2_thru() -> PluginInstance {
     plugin
 }
 
+/// The bundled plugin loaded as for a render: "Output Channel" 2 and thru on, then each
+/// parameter of `settings` set by its text, the CLAP render mode offline or real time
+/// (`clap.render`; panics if the plugin refuses it), activated at [`SAMPLE_RATE`] for blocks of
+/// up to `block_samples`, and processing.
+pub fn load_for_render(
+    settings: &[(&str, &str)],
+    offline: bool,
+    block_samples: u32,
+) -> PluginInstance {
+    let mut plugin = load_with_channel_2_thru();
+    for &(name, text) in settings {
+        plugin
+            .set_param_text(name, text)
+            .unwrap_or_else(|e| panic!("setting {name:?} to {text:?}: {e}"));
+    }
+    assert!(
+        plugin.set_render_offline(offline).unwrap(),
+        "the plugin takes the render mode (offline: {offline})"
+    );
+    plugin.activate(SAMPLE_RATE, 1, block_samples).unwrap();
+    plugin.start_processing().unwrap();
+    plugin
+}
+
 /// A jam driver over a processing `plugin` at [`SAMPLE_RATE`], [`BLOCK_SAMPLES`] and
 /// [`TEMPO_BPM`], paced in real time, with the transport playing from beat 0.
 pub fn start_jam(plugin: &mut PluginInstance) -> HostResult<JamDriver<'_>> {

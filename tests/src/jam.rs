@@ -60,6 +60,14 @@ impl JamConfig {
         }
     }
 
+    /// A 4/4 jam unpaced: each block follows the last at once, as in a bounce.
+    pub fn unpaced(sample_rate: f64, block_size_samples: u32, tempo_bpm: f64) -> Self {
+        Self {
+            pacing: Pacing::Unpaced,
+            ..Self::new(sample_rate, block_size_samples, tempo_bpm)
+        }
+    }
+
     /// Samples per quarter-note beat (24,000 at 48 kHz and 120 BPM).
     pub fn samples_per_beat(&self) -> f64 {
         self.sample_rate * 60.0 / self.tempo_bpm

@@ -29,11 +29,11 @@ use std::time::Instant;
 
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, AnswerWindow, BEATS_PER_BAR, CALL_CHANNEL, DEFAULT_SILENCE_BEATS, LOG_TIMEOUT,
-    assert_clean_blocks, check_thru, expected_answer_window, load_with_channel_2_thru, log_into,
-    param, wait_for_log,
+    assert_clean_blocks, check_thru, expected_answer_window, load_for_render, log_into, param,
+    wait_for_log,
 };
 use antiphon_tests::events::{OutEvent, OutKind};
-use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, Pacing, PhraseNote};
+use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, PhraseNote};
 use antiphon_tests::util::{TempDir, lines_with_all, open_fds, resident_kib};
 
 /// The jam's tempo, in BPM.
@@ -156,18 +156,8 @@ fn a_long_call_and_response_jam_keeps_memory_flat_with_no_stuck_notes_and_no_lat
     let minutes = minutes();
     let dir = TempDir::new("antiphon-long-jam").unwrap();
     let nice_log = log_into(&dir);
-    let mut plugin = load_with_channel_2_thru();
-    plugin.set_param_text(param::SEED, SEED).unwrap();
-    assert!(
-        plugin.set_render_offline(true).unwrap(),
-        "the plugin takes offline rendering"
-    );
-    plugin.activate(SAMPLE_RATE, 1, BLOCK_SAMPLES).unwrap();
-    plugin.start_processing().unwrap();
-    let config = JamConfig {
-        pacing: Pacing::Unpaced,
-        ..JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM)
-    };
+    let mut plugin = load_for_render(&[(param::SEED, SEED)], true, BLOCK_SAMPLES);
+    let config = JamConfig::unpaced(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM);
     assert_eq!(config.samples_per_beat(), SAMPLES_PER_BEAT);
     let mut jam = JamDriver::new(&mut plugin, config).unwrap();
     jam.play_from(0.0);

@@ -10,7 +10,7 @@ use antiphon_tests::antiphon::{BLOCK_SAMPLES, PLUGIN_ID, SAMPLE_RATE, TEMPO_BPM,
 use antiphon_tests::bundle::bundle_plugin;
 use antiphon_tests::events::InputKind;
 use antiphon_tests::host::PluginInstance;
-use antiphon_tests::jam::{JamConfig, JamDriver, Pacing, PairedNote};
+use antiphon_tests::jam::{JamConfig, JamDriver, PairedNote};
 use antiphon_tests::nice_state;
 
 /// The CC the test teaches Panic.
@@ -40,10 +40,7 @@ fn c4_on() -> InputKind {
 fn open(plugin: &mut PluginInstance) -> JamDriver<'_> {
     plugin.activate(SAMPLE_RATE, 1, BLOCK_SAMPLES).unwrap();
     plugin.start_processing().unwrap();
-    let config = JamConfig {
-        pacing: Pacing::Unpaced,
-        ..JamConfig::new(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM)
-    };
+    let config = JamConfig::unpaced(SAMPLE_RATE, BLOCK_SAMPLES, TEMPO_BPM);
     let mut jam = JamDriver::new(plugin, config).unwrap();
     jam.play_from(0.0);
     jam

@@ -20,10 +20,10 @@ use std::time::Instant;
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, AnswerWindow, BEATS_PER_BAR, CALL_CHANNEL, SAMPLE_RATE, SAMPLES_PER_BEAT,
     TEMPO_BPM, assert_balanced, assert_clean_blocks, assert_on_the_grid, check_thru, describe,
-    expected_answer_window, load_with_channel_2_thru, one_bar_call, ons_from, param,
+    expected_answer_window, load_for_render, one_bar_call, ons_from, param,
 };
 use antiphon_tests::events::OutEvent;
-use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, Pacing};
+use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect};
 
 /// Calls in one render: a model may answer one call with rests only, not three.
 const CALLS: usize = 3;
@@ -49,26 +49,14 @@ struct Render {
 /// Renders [`CALLS`] calls (the test call at beat 4, each next one a bar after the previous
 /// answer window) offline, with blocks back to back, and "Seed" set to `seed`.
 fn render_offline(seed: u32) -> Render {
-    let mut plugin = load_with_channel_2_thru();
-    plugin
-        .set_param_text(param::SEED, &seed.to_string())
-        .unwrap();
-    plugin.set_param_text(param::ANSWER_LENGTH, "16").unwrap();
-    plugin
-        .set_param_text(param::SILENCE, &SILENCE_BEATS.to_string())
-        .unwrap();
-    assert!(
-        plugin.set_render_offline(true).unwrap(),
-        "the plugin takes offline rendering"
-    );
-    plugin
-        .activate(SAMPLE_RATE, 1, RENDER_BLOCK_SAMPLES)
-        .unwrap();
-    plugin.start_processing().unwrap();
-    let config = JamConfig {
-        pacing: Pacing::Unpaced,
-        ..JamConfig::new(SAMPLE_RATE, RENDER_BLOCK_SAMPLES, TEMPO_BPM)
-    };
+    let (seed, silence) = (seed.to_string(), SILENCE_BEATS.to_string());
+    let settings = [
+        (param::SEED, seed.as_str()),
+        (param::ANSWER_LENGTH, "16"),
+        (param::SILENCE, silence.as_str()),
+    ];
+    let mut plugin = load_for_render(&settings, true, RENDER_BLOCK_SAMPLES);
+    let config = JamConfig::unpaced(SAMPLE_RATE, RENDER_BLOCK_SAMPLES, TEMPO_BPM);
     let mut jam = JamDriver::new(&mut plugin, config).unwrap();
     jam.play_from(0.0);
     let mut windows = Vec::new();

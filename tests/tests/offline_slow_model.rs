@@ -18,11 +18,11 @@
 use antiphon_tests::antiphon::{
     ANSWER_CHANNEL, AnswerWindow, BEATS_PER_BAR, CALL_CHANNEL, DEFAULT_SILENCE_BEATS, SAMPLE_RATE,
     SAMPLES_PER_BEAT, TEMPO_BPM, assert_no_stuck_notes, assert_on_the_grid, describe,
-    expected_answer_window, load_with_channel_2_thru, one_bar_call, param, phrase_inputs,
+    expected_answer_window, load_for_render, one_bar_call, param, phrase_inputs,
 };
 use antiphon_tests::bundle::{bundle_vst3, vst3_binary};
 use antiphon_tests::events::{OutEvent, OutKind};
-use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, Pacing, PhraseNote, SentInput};
+use antiphon_tests::jam::{JamConfig, JamDriver, NoteDialect, PhraseNote, SentInput};
 use antiphon_tests::vst3_host::{
     ParamPoint, Vst3Plugin, Vst3Setup, Vst3Transport, vst3_notes_in_block,
 };
@@ -104,22 +104,9 @@ fn assert_whole_and_on_the_grid(outputs: &[OutEvent], who: &str) {
 /// Renders the calls through the `.clap`, blocks back to back, offline (`clap.render`) or in
 /// real time; returns what the plugin sent.
 fn clap_render(offline: bool) -> Vec<OutEvent> {
-    let mut plugin = load_with_channel_2_thru();
-    plugin
-        .set_param_text(param::SEED, &SEED.to_string())
-        .unwrap();
-    assert!(
-        plugin.set_render_offline(offline).unwrap(),
-        "the plugin takes the render mode"
-    );
-    plugin
-        .activate(SAMPLE_RATE, 1, RENDER_BLOCK_SAMPLES)
-        .unwrap();
-    plugin.start_processing().unwrap();
-    let config = JamConfig {
-        pacing: Pacing::Unpaced,
-        ..JamConfig::new(SAMPLE_RATE, RENDER_BLOCK_SAMPLES, TEMPO_BPM)
-    };
+    let seed = SEED.to_string();
+    let mut plugin = load_for_render(&[(param::SEED, &seed)], offline, RENDER_BLOCK_SAMPLES);
+    let config = JamConfig::unpaced(SAMPLE_RATE, RENDER_BLOCK_SAMPLES, TEMPO_BPM);
     let mut jam = JamDriver::new(&mut plugin, config).unwrap();
     jam.play_from(0.0);
     for (call, _) in calls() {
